@@ -1,0 +1,33 @@
+//! `Conv3x3`: a 3x3 convolution with padding 1 and bias, followed by ReLU.
+//!
+//! Contract: the one place where the model picks its convolution implementation. On CPU (native
+//! and wasm) it uses the project's own im2col + gemm kernels ([`crate::kernels`]) when they are
+//! available; elsewhere (CUDA) it uses candle's `conv2d`. Both compute the same function.
+
+use candle_core::{Module, Result, Tensor};
+use candle_nn::VarBuilder;
+
+#[derive(Clone, Debug)]
+pub struct Conv3x3 {
+    weight: Tensor, // (C_out, C_in, 3, 3)
+    bias: Tensor,   // (C_out,)
+}
+
+impl Conv3x3 {
+    pub fn new(c_in: usize, c_out: usize, vb: VarBuilder) -> Result<Self> {
+        let weight = vb.get((c_out, c_in, 3, 3), "weight")?;
+        let bias = vb.get(c_out, "bias")?;
+        Ok(Self { weight, bias })
+    }
+}
+
+impl Module for Conv3x3 {
+    /// # Shapes
+    /// `xs`: `(B, C_in, H, W)` → `(B, C_out, H, W)`, ReLU applied.
+    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        let ys = xs.conv2d(&self.weight, 1, 1, 1, 1)?; // (B, C_out, H, W)
+        let c_out = self.bias.dim(0)?;
+        ys.broadcast_add(&self.bias.reshape((1, c_out, 1, 1))?)?
+            .relu()
+    }
+}

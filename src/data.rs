@@ -1,0 +1,440 @@
+//! MNIST data: IDX parsing from bytes, the in-memory [`Dataset`], seeded shuffling and batching.
+//!
+//! Contract: everything here works on `&[u8]` (gzip-compressed or raw IDX) and never touches the
+//! filesystem or the DOM, so the CLI (which reads files) and the browser worker (which fetches
+//! them) share it. Every malformed input gives an [`IdxError`] naming the file and the problem.
+//!
+//! Pixels are stored as `u8` and normalised only when a batch is built, with the classic MNIST
+//! statistics [`MNIST_MEAN`] and [`MNIST_STD`] (mean and standard deviation of the training set's
+//! pixels scaled to 0..1), the same constants the PyTorch seed used.
+
+use std::io::Read;
+
+use candle_core::{Device, Tensor};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::augment::Augment;
+
+/// Side length of an MNIST image.
+pub const IMAGE_SIDE: usize = 28;
+/// Pixels per image (28 * 28).
+pub const IMAGE_PIXELS: usize = IMAGE_SIDE * IMAGE_SIDE;
+/// Number of classes (digits 0-9).
+pub const NUM_CLASSES: usize = 10;
+/// Mean of the MNIST training pixels in 0..1; subtracted before the network sees an image.
+pub const MNIST_MEAN: f32 = 0.1307;
+/// Standard deviation of the MNIST training pixels in 0..1; inputs are divided by it.
+pub const MNIST_STD: f32 = 0.3081;
+
+/// The canonical file names, as shipped in `www/data/`.
+pub const TRAIN_IMAGES: &str = "train-images-idx3-ubyte.gz";
+pub const TRAIN_LABELS: &str = "train-labels-idx1-ubyte.gz";
+pub const TEST_IMAGES: &str = "t10k-images-idx3-ubyte.gz";
+pub const TEST_LABELS: &str = "t10k-labels-idx1-ubyte.gz";
+
+const IMAGES_MAGIC: u32 = 2051;
+const LABELS_MAGIC: u32 = 2049;
+
+/// What can be wrong with an IDX file. Each variant names the file it is about.
+#[derive(Debug, thiserror::Error)]
+pub enum IdxError {
+    #[error("{file}: not a valid gzip stream ({reason})")]
+    Gzip { file: String, reason: String },
+    #[error("{file}: truncated: expected {expected} bytes, found {found}")]
+    Truncated {
+        file: String,
+        expected: usize,
+        found: usize,
+    },
+    #[error(
+        "{file}: wrong magic number {found} (expected {expected}); is this the right MNIST file?"
+    )]
+    BadMagic {
+        file: String,
+        expected: u32,
+        found: u32,
+    },
+    #[error("{file}: images are {rows}x{cols}, expected 28x28")]
+    BadDimensions { file: String, rows: u32, cols: u32 },
+    #[error("{file}: label {label} at index {index} is not a digit 0-9")]
+    BadLabel {
+        file: String,
+        index: usize,
+        label: u8,
+    },
+    #[error("{images} has {n_images} images but {labels} has {n_labels} labels")]
+    CountMismatch {
+        images: String,
+        n_images: usize,
+        labels: String,
+        n_labels: usize,
+    },
+}
+
+/// Decompresses `bytes` if they start with the gzip magic, else returns them unchanged.
+fn maybe_gunzip<'a>(file: &str, bytes: &'a [u8]) -> Result<std::borrow::Cow<'a, [u8]>, IdxError> {
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::with_capacity(bytes.len() * 4);
+        flate2::read::GzDecoder::new(bytes)
+            .read_to_end(&mut out)
+            .map_err(|e| IdxError::Gzip {
+                file: file.to_string(),
+                reason: e.to_string(),
+            })?;
+        Ok(out.into())
+    } else {
+        Ok(bytes.into())
+    }
+}
+
+fn header(file: &str, raw: &[u8], words: usize, magic: u32) -> Result<Vec<u32>, IdxError> {
+    let truncated = |need: usize| IdxError::Truncated {
+        file: file.to_string(),
+        expected: need,
+        found: raw.len(),
+    };
+    let word =
+        |i: usize| u32::from_be_bytes([raw[4 * i], raw[4 * i + 1], raw[4 * i + 2], raw[4 * i + 3]]);
+    if raw.len() < 4 {
+        return Err(truncated(4 * words));
+    }
+    if word(0) != magic {
+        return Err(IdxError::BadMagic {
+            file: file.to_string(),
+            expected: magic,
+            found: word(0),
+        });
+    }
+    if raw.len() < 4 * words {
+        return Err(truncated(4 * words));
+    }
+    Ok((0..words).map(word).collect())
+}
+
+/// Parses an IDX3 image file (gzip or raw). Returns the pixels of all images, row-major.
+pub fn parse_images(file: &str, bytes: &[u8]) -> Result<Vec<u8>, IdxError> {
+    let raw = maybe_gunzip(file, bytes)?;
+    let h = header(file, &raw, 4, IMAGES_MAGIC)?;
+    let (n, rows, cols) = (h[1] as usize, h[2], h[3]);
+    if rows as usize != IMAGE_SIDE || cols as usize != IMAGE_SIDE {
+        return Err(IdxError::BadDimensions {
+            file: file.to_string(),
+            rows,
+            cols,
+        });
+    }
+    let expected = 16 + n * IMAGE_PIXELS;
+    if raw.len() != expected {
+        return Err(IdxError::Truncated {
+            file: file.to_string(),
+            expected,
+            found: raw.len(),
+        });
+    }
+    Ok(raw[16..].to_vec())
+}
+
+/// Parses an IDX1 label file (gzip or raw) and checks every label is a digit.
+pub fn parse_labels(file: &str, bytes: &[u8]) -> Result<Vec<u8>, IdxError> {
+    let raw = maybe_gunzip(file, bytes)?;
+    let h = header(file, &raw, 2, LABELS_MAGIC)?;
+    let expected = 8 + h[1] as usize;
+    if raw.len() != expected {
+        return Err(IdxError::Truncated {
+            file: file.to_string(),
+            expected,
+            found: raw.len(),
+        });
+    }
+    let labels = raw[8..].to_vec();
+    if let Some((index, &label)) = labels
+        .iter()
+        .enumerate()
+        .find(|(_, &l)| l as usize >= NUM_CLASSES)
+    {
+        return Err(IdxError::BadLabel {
+            file: file.to_string(),
+            index,
+            label,
+        });
+    }
+    Ok(labels)
+}
+
+/// Images (u8, 0 = background) and their labels, kept in memory.
+#[derive(Clone, Debug, Default)]
+pub struct Dataset {
+    /// `len() * 784` pixels, image after image.
+    pub images: Vec<u8>,
+    /// One digit per image.
+    pub labels: Vec<u8>,
+}
+
+impl Dataset {
+    /// Parses a pair of IDX files and checks that they describe the same number of images.
+    pub fn from_idx(
+        images_name: &str,
+        images: &[u8],
+        labels_name: &str,
+        labels: &[u8],
+    ) -> Result<Self, IdxError> {
+        let images_v = parse_images(images_name, images)?;
+        let labels_v = parse_labels(labels_name, labels)?;
+        let n_images = images_v.len() / IMAGE_PIXELS;
+        if n_images != labels_v.len() {
+            return Err(IdxError::CountMismatch {
+                images: images_name.to_string(),
+                n_images,
+                labels: labels_name.to_string(),
+                n_labels: labels_v.len(),
+            });
+        }
+        Ok(Self {
+            images: images_v,
+            labels: labels_v,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// The pixels of image `i` (784 bytes).
+    pub fn image(&self, i: usize) -> &[u8] {
+        &self.images[i * IMAGE_PIXELS..(i + 1) * IMAGE_PIXELS]
+    }
+
+    /// The first `n` images (all of them if `n >= len()`).
+    pub fn take(&self, n: usize) -> Self {
+        let n = n.min(self.len());
+        Self {
+            images: self.images[..n * IMAGE_PIXELS].to_vec(),
+            labels: self.labels[..n].to_vec(),
+        }
+    }
+
+    /// Builds the normalised input tensor `(B, 1, 28, 28)` and label tensor `(B,)` for `indices`,
+    /// applying `augment` (seeded) to each image when given.
+    pub fn batch(
+        &self,
+        indices: &[usize],
+        augment: Option<(&Augment, &mut ChaCha8Rng)>,
+        device: &Device,
+    ) -> candle_core::Result<(Tensor, Tensor)> {
+        let mut pixels = Vec::with_capacity(indices.len() * IMAGE_PIXELS);
+        let mut labels = Vec::with_capacity(indices.len());
+        let mut scratch = [0f32; IMAGE_PIXELS];
+        let mut augment = augment;
+        for &i in indices {
+            for (s, &p) in scratch.iter_mut().zip(self.image(i)) {
+                *s = p as f32 / 255.0;
+            }
+            if let Some((aug, rng)) = augment.as_mut() {
+                scratch = aug.apply(&scratch, rng);
+            }
+            pixels.extend(scratch.iter().map(|&p| normalize(p)));
+            labels.push(self.labels[i] as u32);
+        }
+        let b = indices.len();
+        let xs = Tensor::from_vec(pixels, (b, 1, IMAGE_SIDE, IMAGE_SIDE), device)?; // (B, 1, 28, 28)
+        let ys = Tensor::from_vec(labels, b, device)?; // (B,)
+        Ok((xs, ys))
+    }
+}
+
+/// Maps an intensity in 0..1 (0 = background, 1 = ink) to the network's input scale.
+pub fn normalize(p: f32) -> f32 {
+    (p - MNIST_MEAN) / MNIST_STD
+}
+
+/// The MNIST training and test sets.
+#[derive(Clone, Debug, Default)]
+pub struct Mnist {
+    pub train: Dataset,
+    pub test: Dataset,
+}
+
+impl Mnist {
+    /// Parses the four files, given as `(name, bytes)` in the order train images, train labels,
+    /// test images, test labels.
+    pub fn from_bytes(files: [(&str, &[u8]); 4]) -> Result<Self, IdxError> {
+        let [ti, tl, vi, vl] = files;
+        Ok(Self {
+            train: Dataset::from_idx(ti.0, ti.1, tl.0, tl.1)?,
+            test: Dataset::from_idx(vi.0, vi.1, vl.0, vl.1)?,
+        })
+    }
+}
+
+/// A seeded, reshuffled-every-epoch walk over `n` examples in batches.
+///
+/// The order of epoch `e` depends only on `(seed, e)`, so a run is reproducible and can be
+/// resumed at any step. The last, short batch of an epoch is kept (no example is skipped).
+#[derive(Clone, Debug)]
+pub struct Batches {
+    n: usize,
+    batch_size: usize,
+    seed: u64,
+    epoch: usize,
+    pos: usize,
+    order: Vec<usize>,
+}
+
+impl Batches {
+    pub fn new(n: usize, batch_size: usize, seed: u64) -> Self {
+        let mut b = Self {
+            n,
+            batch_size: batch_size.max(1),
+            seed,
+            epoch: 0,
+            pos: 0,
+            order: Vec::new(),
+        };
+        b.shuffle();
+        b
+    }
+
+    fn shuffle(&mut self) {
+        self.order = (0..self.n).collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(
+            self.seed ^ (self.epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        );
+        self.order.shuffle(&mut rng);
+    }
+
+    /// Batches per epoch.
+    pub fn per_epoch(&self) -> usize {
+        self.n.div_ceil(self.batch_size)
+    }
+
+    /// The current epoch (0-based).
+    pub fn epoch(&self) -> usize {
+        self.epoch
+    }
+
+    /// The epoch that the next batch will belong to.
+    pub fn epoch_of_next(&self) -> usize {
+        self.epoch + usize::from(self.pos >= self.n)
+    }
+
+    /// The indices of the next batch, moving to a freshly shuffled epoch when one is used up.
+    pub fn next_batch(&mut self) -> &[usize] {
+        if self.pos >= self.n {
+            self.epoch += 1;
+            self.pos = 0;
+            self.shuffle();
+        }
+        let start = self.pos;
+        self.pos = (start + self.batch_size).min(self.n);
+        &self.order[start..self.pos]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn idx_images(n: u32, rows: u32, cols: u32) -> Vec<u8> {
+        let mut v = Vec::new();
+        for w in [IMAGES_MAGIC, n, rows, cols] {
+            v.extend(w.to_be_bytes());
+        }
+        v.extend(std::iter::repeat_n(7u8, (n * rows * cols) as usize));
+        v
+    }
+
+    fn idx_labels(labels: &[u8]) -> Vec<u8> {
+        let mut v = Vec::new();
+        for w in [LABELS_MAGIC, labels.len() as u32] {
+            v.extend(w.to_be_bytes());
+        }
+        v.extend(labels);
+        v
+    }
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(bytes).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn parses_raw_and_gzip() {
+        let imgs = idx_images(3, 28, 28);
+        let labs = idx_labels(&[1, 2, 3]);
+        let a = Dataset::from_idx("i", &imgs, "l", &labs).unwrap();
+        let b = Dataset::from_idx("i", &gzip(&imgs), "l", &gzip(&labs)).unwrap();
+        assert_eq!(a.len(), 3);
+        assert_eq!(a.images, b.images);
+        assert_eq!(b.labels, vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn reports_bad_input() {
+        let imgs = idx_images(3, 28, 28);
+        let err = parse_images("x.gz", &imgs[..100]).unwrap_err();
+        assert!(matches!(err, IdxError::Truncated { .. }), "{err}");
+        assert!(err.to_string().starts_with("x.gz: truncated"));
+        let err = parse_images("lab", &idx_labels(&[1])).unwrap_err();
+        assert!(
+            matches!(err, IdxError::BadMagic { found: 2049, .. }),
+            "{err}"
+        );
+        let err = parse_images("small", &idx_images(1, 20, 20)).unwrap_err();
+        assert!(
+            matches!(err, IdxError::BadDimensions { rows: 20, .. }),
+            "{err}"
+        );
+        let err = parse_labels("l", &idx_labels(&[1, 12])).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                IdxError::BadLabel {
+                    index: 1,
+                    label: 12,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let err = Dataset::from_idx("i", &imgs, "l", &idx_labels(&[1, 2])).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                IdxError::CountMismatch {
+                    n_images: 3,
+                    n_labels: 2,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let mut bad_gz = gzip(&imgs);
+        bad_gz.truncate(bad_gz.len() / 2);
+        let err = parse_images("g", &bad_gz).unwrap_err();
+        assert!(matches!(err, IdxError::Gzip { .. }), "{err}");
+    }
+
+    #[test]
+    fn batches_cover_each_epoch_once_and_reshuffle() {
+        let mut b = Batches::new(10, 4, 7);
+        assert_eq!(b.per_epoch(), 3);
+        let mut first: Vec<usize> = (0..3).flat_map(|_| b.next_batch().to_vec()).collect();
+        let second: Vec<usize> = (0..3).flat_map(|_| b.next_batch().to_vec()).collect();
+        assert_eq!(b.epoch(), 1);
+        assert_ne!(first, second, "each epoch is shuffled anew");
+        first.sort();
+        assert_eq!(first, (0..10).collect::<Vec<_>>());
+        assert_eq!(
+            Batches::new(10, 4, 7).next_batch(),
+            Batches::new(10, 4, 7).next_batch()
+        );
+    }
+}

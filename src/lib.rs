@@ -1,0 +1,25 @@
+//! vgg-mnist: a VGG-style CNN trained on MNIST with candle, natively (CPU or CUDA) or inside the
+//! browser (wasm32 + Yew).
+//!
+//! The core modules are pure (no filesystem, no DOM) so the native CLI, the browser worker and
+//! the tests share them:
+//!
+//! - [`data`]: IDX parsing from bytes, [`data::Dataset`], seeded batching
+//! - [`augment`]: seeded random affine augmentation
+//! - [`model`]: the network, its config and seeded initialisation
+//! - [`conv`]: the conv3x3 layer, choosing the implementation per device
+//! - [`train`]: the one [`train::Trainer`] and [`train::evaluate`]
+//! - [`schedule`]: the learning-rate schedule
+//! - [`metrics`]: confusion matrix and per-class metrics
+//! - [`checkpoint`]: weights ↔ safetensors bytes
+//! - [`preprocess`]: a drawing → MNIST-style 28x28 input
+
+pub mod augment;
+pub mod checkpoint;
+pub mod conv;
+pub mod data;
+pub mod metrics;
+pub mod model;
+pub mod preprocess;
+pub mod schedule;
+pub mod train;

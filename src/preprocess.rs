@@ -1,0 +1,319 @@
+//! Preprocessing: an arbitrary picture of one digit → a 28x28 MNIST-style image.
+//!
+//! MNIST's own recipe (LeCun et al.): crop to the ink's bounding box, scale the longer side to
+//! 20 px keeping the aspect ratio (anti-aliased), then place it in a 28x28 field so the ink's
+//! centre of mass sits at the centre. Doing the same to a drawing is what makes predictions on
+//! people's digits as good as on the test set, wherever and however large they drew.
+//!
+//! Contract: input of any size, ink dark-on-light or light-on-dark (or in the alpha channel,
+//! as on a transparent canvas); output intensities in 0..1 (1 = ink), not yet normalised
+//! (see [`crate::data::normalize`]). An image without ink is [`PreprocessError::Empty`], never a
+//! prediction. Pure: no DOM, no filesystem.
+
+use candle_core::{Device, Tensor};
+
+use crate::data::{normalize, IMAGE_PIXELS, IMAGE_SIDE};
+
+/// Longer side of the digit's box inside the 28x28 field, as in MNIST.
+const BOX: usize = 20;
+/// Ink below this fraction of the strongest ink is background when finding the bounding box.
+const INK_THRESHOLD: f32 = 0.1;
+/// A picture whose strongest ink is fainter than this has nothing drawn on it.
+const MIN_INK: f32 = 0.05;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PreprocessError {
+    #[error("nothing drawn: the image has no ink")]
+    Empty,
+    #[error("image data has {found} values but {width}x{height} needs {expected}")]
+    BadSize {
+        width: usize,
+        height: usize,
+        expected: usize,
+        found: usize,
+    },
+}
+
+/// A 28x28 image of intensities in 0..1 (1 = ink), row-major.
+pub type Digit = [f32; IMAGE_PIXELS];
+
+fn check_len(
+    width: usize,
+    height: usize,
+    per_pixel: usize,
+    found: usize,
+) -> Result<(), PreprocessError> {
+    let expected = width * height * per_pixel;
+    if expected == 0 || found != expected {
+        return Err(PreprocessError::BadSize {
+            width,
+            height,
+            expected,
+            found,
+        });
+    }
+    Ok(())
+}
+
+/// From RGBA bytes (e.g. canvas `ImageData`). If any pixel is not opaque the alpha channel is
+/// the ink (a drawing on a transparent canvas); otherwise the colours are read as grey levels.
+pub fn from_rgba(rgba: &[u8], width: usize, height: usize) -> Result<Digit, PreprocessError> {
+    check_len(width, height, 4, rgba.len())?;
+    if rgba.chunks_exact(4).any(|p| p[3] < 255) {
+        let ink: Vec<f32> = rgba.chunks_exact(4).map(|p| p[3] as f32 / 255.0).collect();
+        return from_ink(&ink, width, height);
+    }
+    let luma: Vec<u8> = rgba
+        .chunks_exact(4)
+        .map(|p| (0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32).round() as u8)
+        .collect();
+    from_gray(&luma, width, height)
+}
+
+/// From grey levels (0 = black). The background is whichever the image's border mostly is, so
+/// both dark-on-light (paper) and light-on-dark (MNIST) pictures work.
+pub fn from_gray(luma: &[u8], width: usize, height: usize) -> Result<Digit, PreprocessError> {
+    check_len(width, height, 1, luma.len())?;
+    let border: Vec<u8> = (0..width)
+        .flat_map(|x| [luma[x], luma[(height - 1) * width + x]])
+        .chain((0..height).flat_map(|y| [luma[y * width], luma[y * width + width - 1]]))
+        .collect();
+    let border_mean = border.iter().map(|&v| v as f32).sum::<f32>() / border.len() as f32;
+    let light_background = border_mean > 127.5;
+    let ink: Vec<f32> = luma
+        .iter()
+        .map(|&v| {
+            if light_background {
+                1.0 - v as f32 / 255.0
+            } else {
+                v as f32 / 255.0
+            }
+        })
+        .collect();
+    from_ink(&ink, width, height)
+}
+
+/// From ink intensities (0 = background, 1 = full ink).
+pub fn from_ink(ink: &[f32], width: usize, height: usize) -> Result<Digit, PreprocessError> {
+    check_len(width, height, 1, ink.len())?;
+    let max = ink.iter().copied().fold(0f32, f32::max);
+    if max < MIN_INK {
+        return Err(PreprocessError::Empty);
+    }
+    // Faint ink (a grey pencil) is stretched to full strength, as MNIST's scans were.
+    let ink: Vec<f32> = ink.iter().map(|&v| (v / max).clamp(0.0, 1.0)).collect();
+    let (x0, y0, x1, y1) = bounding_box(&ink, width, height).ok_or(PreprocessError::Empty)?;
+    let (bw, bh) = (x1 - x0, y1 - y0);
+    let crop: Vec<f32> = (y0..y1)
+        .flat_map(|y| ink[y * width + x0..y * width + x1].iter().copied())
+        .collect();
+    let scale = BOX as f32 / bw.max(bh) as f32;
+    let (tw, th) = (
+        ((bw as f32 * scale).round() as usize).clamp(1, BOX),
+        ((bh as f32 * scale).round() as usize).clamp(1, BOX),
+    );
+    let small = resize(&crop, bw, bh, tw, th);
+    Ok(place_by_centre_of_mass(&small, tw, th))
+}
+
+/// The smallest box `[x0, x1) x [y0, y1)` holding every pixel above the ink threshold.
+fn bounding_box(ink: &[f32], width: usize, height: usize) -> Option<(usize, usize, usize, usize)> {
+    let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
+    for y in 0..height {
+        for x in 0..width {
+            if ink[y * width + x] > INK_THRESHOLD {
+                x0 = x0.min(x);
+                y0 = y0.min(y);
+                x1 = x1.max(x + 1);
+                y1 = y1.max(y + 1);
+            }
+        }
+    }
+    (x0 < x1).then_some((x0, y0, x1, y1))
+}
+
+/// Anti-aliased resize with a separable triangle filter whose support widens when shrinking
+/// (what PIL calls BILINEAR with antialiasing), so thin strokes neither vanish nor alias.
+fn resize(src: &[f32], sw: usize, sh: usize, tw: usize, th: usize) -> Vec<f32> {
+    let rows: Vec<f32> = (0..sh)
+        .flat_map(|y| resize_1d(&src[y * sw..(y + 1) * sw], tw))
+        .collect(); // (sh, tw)
+    let mut out = vec![0f32; tw * th];
+    for x in 0..tw {
+        let column: Vec<f32> = (0..sh).map(|y| rows[y * tw + x]).collect();
+        for (y, v) in resize_1d(&column, th).into_iter().enumerate() {
+            out[y * tw + x] = v;
+        }
+    }
+    out
+}
+
+fn resize_1d(src: &[f32], n_out: usize) -> Vec<f32> {
+    let scale = n_out as f32 / src.len() as f32;
+    let support = (1.0 / scale).max(1.0);
+    (0..n_out)
+        .map(|i| {
+            let centre = (i as f32 + 0.5) / scale;
+            let lo = (centre - support).floor().max(0.0) as usize;
+            let hi = ((centre + support).ceil() as usize).min(src.len());
+            let (mut acc, mut wsum) = (0f32, 0f32);
+            for (j, &v) in src.iter().enumerate().take(hi).skip(lo) {
+                let w = (1.0 - ((j as f32 + 0.5 - centre) / support).abs()).max(0.0);
+                acc += w * v;
+                wsum += w;
+            }
+            if wsum > 0.0 {
+                acc / wsum
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
+/// Puts the `w x h` box into a 28x28 field so its centre of mass lands on the field's centre,
+/// as far as that keeps the box inside the field.
+fn place_by_centre_of_mass(small: &[f32], w: usize, h: usize) -> Digit {
+    let mass: f32 = small.iter().sum();
+    let (mut cx, mut cy) = (0f32, 0f32);
+    for y in 0..h {
+        for x in 0..w {
+            let v = small[y * w + x];
+            cx += v * (x as f32 + 0.5);
+            cy += v * (y as f32 + 0.5);
+        }
+    }
+    let centre = IMAGE_SIDE as f32 / 2.0;
+    let offset = |com: f32, size: usize| -> usize {
+        let max = (IMAGE_SIDE - size) as f32;
+        (centre - com / mass).round().clamp(0.0, max) as usize
+    };
+    let (ox, oy) = (offset(cx, w), offset(cy, h));
+    let mut out = [0f32; IMAGE_PIXELS];
+    for y in 0..h {
+        for x in 0..w {
+            out[(y + oy) * IMAGE_SIDE + x + ox] = small[y * w + x].clamp(0.0, 1.0);
+        }
+    }
+    out
+}
+
+/// The normalised model input `(N, 1, 28, 28)` for preprocessed digits.
+pub fn to_input(digits: &[Digit], device: &Device) -> candle_core::Result<Tensor> {
+    let data: Vec<f32> = digits
+        .iter()
+        .flat_map(|d| d.iter().map(|&p| normalize(p)))
+        .collect();
+    Tensor::from_vec(data, (digits.len(), 1, IMAGE_SIDE, IMAGE_SIDE), device)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A "7" drawn with thick strokes on a `size` canvas, offset by (ox, oy), scaled by `s`.
+    fn seven(size: usize, ox: f32, oy: f32, s: f32) -> Vec<f32> {
+        let mut ink = vec![0f32; size * size];
+        let segs = [((10.0, 10.0), (50.0, 10.0)), ((50.0, 10.0), (25.0, 70.0))];
+        let radius = 4.0 * s;
+        for y in 0..size {
+            for x in 0..size {
+                let p = (x as f32 + 0.5, y as f32 + 0.5);
+                for &((ax, ay), (bx, by)) in &segs {
+                    let (ax, ay, bx, by) = (ox + ax * s, oy + ay * s, ox + bx * s, oy + by * s);
+                    let (dx, dy) = (bx - ax, by - ay);
+                    let t =
+                        (((p.0 - ax) * dx + (p.1 - ay) * dy) / (dx * dx + dy * dy)).clamp(0.0, 1.0);
+                    let d = ((p.0 - ax - t * dx).powi(2) + (p.1 - ay - t * dy).powi(2)).sqrt();
+                    if d < radius {
+                        ink[y * size + x] = 1.0;
+                    }
+                }
+            }
+        }
+        ink
+    }
+
+    fn mean_abs_diff(a: &Digit, b: &Digit) -> f32 {
+        a.iter()
+            .zip(b.iter())
+            .map(|(x, y)| (x - y).abs())
+            .sum::<f32>()
+            / IMAGE_PIXELS as f32
+    }
+
+    #[test]
+    fn shifted_and_scaled_copies_give_nearly_the_same_input() {
+        let a = from_ink(&seven(280, 20.0, 30.0, 2.0), 280, 280).unwrap();
+        let b = from_ink(&seven(280, 120.0, 100.0, 2.0), 280, 280).unwrap();
+        let c = from_ink(&seven(280, 60.0, 20.0, 3.0), 280, 280).unwrap();
+        assert!(
+            mean_abs_diff(&a, &b) < 0.01,
+            "shift: {}",
+            mean_abs_diff(&a, &b)
+        );
+        assert!(
+            mean_abs_diff(&a, &c) < 0.05,
+            "scale: {}",
+            mean_abs_diff(&a, &c)
+        );
+        // The longer side is 20 px and the centre of mass is near the middle.
+        let rows_with_ink = (0..28)
+            .filter(|y| (0..28).any(|x| a[y * 28 + x] > 0.1))
+            .count();
+        assert!((19..=21).contains(&rows_with_ink), "{rows_with_ink}");
+        let mass: f32 = a.iter().sum();
+        let cy: f32 = a
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v * ((i / 28) as f32 + 0.5))
+            .sum::<f32>()
+            / mass;
+        assert!((cy - 14.0).abs() < 1.0, "{cy}");
+    }
+
+    #[test]
+    fn polarity_and_alpha_are_detected() {
+        let ink = seven(100, 5.0, 5.0, 1.0);
+        let want = from_ink(&ink, 100, 100).unwrap();
+        let dark_on_light: Vec<u8> = ink.iter().map(|&v| (255.0 * (1.0 - v)) as u8).collect();
+        let light_on_dark: Vec<u8> = ink.iter().map(|&v| (255.0 * v) as u8).collect();
+        assert!(mean_abs_diff(&want, &from_gray(&dark_on_light, 100, 100).unwrap()) < 1e-3);
+        assert!(mean_abs_diff(&want, &from_gray(&light_on_dark, 100, 100).unwrap()) < 1e-3);
+        let rgba: Vec<u8> = ink
+            .iter()
+            .flat_map(|&v| [0, 0, 0, (255.0 * v) as u8])
+            .collect();
+        assert!(mean_abs_diff(&want, &from_rgba(&rgba, 100, 100).unwrap()) < 1e-3);
+    }
+
+    #[test]
+    fn empty_and_malformed_images_are_errors() {
+        assert_eq!(from_ink(&vec![0.0; 64], 8, 8), Err(PreprocessError::Empty));
+        assert_eq!(from_gray(&vec![255; 64], 8, 8), Err(PreprocessError::Empty));
+        assert_eq!(
+            from_rgba(&vec![0; 4 * 64], 8, 8),
+            Err(PreprocessError::Empty)
+        );
+        assert!(matches!(
+            from_rgba(&[0; 10], 8, 8),
+            Err(PreprocessError::BadSize {
+                expected: 256,
+                found: 10,
+                ..
+            })
+        ));
+        assert!(matches!(
+            from_ink(&[], 0, 0),
+            Err(PreprocessError::BadSize { .. })
+        ));
+    }
+
+    #[test]
+    fn tiny_dot_is_scaled_up_not_lost() {
+        let mut ink = vec![0f32; 50 * 50];
+        ink[25 * 50 + 25] = 1.0;
+        let d = from_ink(&ink, 50, 50).unwrap();
+        assert!(d.iter().sum::<f32>() > 100.0);
+    }
+}

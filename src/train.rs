@@ -1,0 +1,272 @@
+//! The one `Trainer`: `step()` runs exactly one batch (forward, loss, backward, AdamW step);
+//! `evaluate()` scores a model on a dataset.
+//!
+//! Contract: every driver — the native CLI loop, the browser worker's ticks, the tests — trains
+//! through this type, so training is written once. The trainer never reads a clock (wall time
+//! differs between native and wasm, where `std::time::Instant` panics); drivers time it. A
+//! non-finite loss stops training *before* the optimiser step, so the weights stay the last good
+//! ones and [`TrainError::Diverged`] names the step and learning rate.
+
+use candle_core::{DType, Device, Module};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::augment::Augment;
+use crate::checkpoint;
+use crate::data::{Batches, Dataset};
+use crate::metrics::ConfusionMatrix;
+use crate::model::{argmax_rows, init_params, ModelConfig, Vgg};
+use crate::schedule::OneCycle;
+
+/// Hyperparameters of a training run. The default is the full native recipe.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub epochs: usize,
+    pub batch_size: usize,
+    /// Peak learning rate of the one-cycle schedule.
+    pub lr: f64,
+    /// AdamW's decoupled weight decay.
+    pub weight_decay: f64,
+    /// Fraction of the run spent warming the learning rate up.
+    pub warmup_fraction: f64,
+    /// Seeds weight initialisation, shuffling and augmentation.
+    pub seed: u64,
+    /// Random affine augmentation of training images; `None` trains on the images as they are.
+    pub augment: Option<Augment>,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 15,
+            batch_size: 128,
+            lr: 3e-3,
+            weight_decay: 0.05,
+            warmup_fraction: 0.15,
+            seed: 42,
+            augment: Some(Augment::default()),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error(transparent)]
+    Candle(#[from] candle_core::Error),
+    #[error("training diverged at step {step} (learning rate {lr:.3e}): loss is {loss}; try a lower --lr")]
+    Diverged { step: usize, lr: f64, loss: f32 },
+    #[error("invalid training setup: {0}")]
+    Invalid(String),
+}
+
+/// What one `step()` did.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepStats {
+    /// 0-based index of the step just run.
+    pub step: usize,
+    /// Epoch the batch belonged to (0-based).
+    pub epoch: usize,
+    pub loss: f32,
+    /// Fraction of the batch classified correctly (before the update).
+    pub accuracy: f32,
+    pub lr: f64,
+    pub batch_size: usize,
+}
+
+/// The result of scoring a model on a dataset.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    pub accuracy: f64,
+    /// Mean cross-entropy.
+    pub loss: f64,
+    pub confusion: ConfusionMatrix,
+    /// The predicted digit of every example, in dataset order.
+    pub predictions: Vec<u8>,
+}
+
+pub struct Trainer {
+    model: Vgg,
+    varmap: VarMap,
+    opt: AdamW,
+    schedule: OneCycle,
+    batches: Batches,
+    augment_rng: ChaCha8Rng,
+    data: Dataset,
+    config: TrainConfig,
+    device: Device,
+    step: usize,
+}
+
+impl Trainer {
+    /// A fresh, seeded network of shape `model_config`, ready to train on `data`.
+    pub fn new(
+        model_config: &ModelConfig,
+        config: TrainConfig,
+        data: Dataset,
+        device: &Device,
+    ) -> Result<Self, TrainError> {
+        model_config.validate().map_err(TrainError::Invalid)?;
+        let varmap = init_params(model_config, config.seed, device)?;
+        Self::with_varmap(model_config, varmap, config, data, device)
+    }
+
+    /// Continues training from existing weights (e.g. a checkpoint's), with a fresh optimiser.
+    pub fn with_varmap(
+        model_config: &ModelConfig,
+        varmap: VarMap,
+        config: TrainConfig,
+        data: Dataset,
+        device: &Device,
+    ) -> Result<Self, TrainError> {
+        if data.is_empty() {
+            return Err(TrainError::Invalid("the training set is empty".into()));
+        }
+        if config.batch_size == 0 || config.epochs == 0 {
+            return Err(TrainError::Invalid(
+                "epochs and batch size must be at least 1".into(),
+            ));
+        }
+        if !(config.lr.is_finite() && config.lr > 0.0) || !(config.weight_decay >= 0.0) {
+            return Err(TrainError::Invalid(format!(
+                "learning rate must be > 0 and weight decay >= 0 (got {} and {})",
+                config.lr, config.weight_decay
+            )));
+        }
+        let model = Vgg::new(
+            model_config,
+            VarBuilder::from_varmap(&varmap, DType::F32, device),
+        )?;
+        let params = ParamsAdamW {
+            lr: config.lr,
+            weight_decay: config.weight_decay,
+            ..Default::default()
+        };
+        let opt = AdamW::new(varmap.all_vars(), params)?;
+        let batches = Batches::new(data.len(), config.batch_size, config.seed);
+        let schedule = OneCycle::new(
+            config.lr,
+            batches.per_epoch() * config.epochs,
+            config.warmup_fraction,
+        );
+        Ok(Self {
+            model,
+            varmap,
+            opt,
+            schedule,
+            batches,
+            augment_rng: ChaCha8Rng::seed_from_u64(config.seed.wrapping_add(1)),
+            data,
+            config,
+            device: device.clone(),
+            step: 0,
+        })
+    }
+
+    /// Runs one batch: forward, cross-entropy, backward, AdamW update.
+    pub fn step(&mut self) -> Result<StepStats, TrainError> {
+        let lr = self.schedule.lr(self.step);
+        self.opt.set_learning_rate(lr);
+        let epoch = self.batches.epoch_of_next();
+        let indices = self.batches.next_batch().to_vec();
+        let augment = self
+            .config
+            .augment
+            .as_ref()
+            .map(|a| (a, &mut self.augment_rng));
+        let (xs, ys) = self.data.batch(&indices, augment, &self.device)?; // (B,1,28,28), (B,)
+        let logits = self.model.forward(&xs)?; // (B, 10)
+        let loss = candle_nn::loss::cross_entropy(&logits, &ys)?;
+        let loss_value = loss.to_scalar::<f32>()?;
+        if !loss_value.is_finite() {
+            return Err(TrainError::Diverged {
+                step: self.step,
+                lr,
+                loss: loss_value,
+            });
+        }
+        let predicted = argmax_rows(&logits)?;
+        let truth = ys.to_vec1::<u32>()?;
+        let correct = predicted.iter().zip(&truth).filter(|(p, t)| p == t).count();
+        self.opt.backward_step(&loss)?;
+        let stats = StepStats {
+            step: self.step,
+            epoch,
+            loss: loss_value,
+            accuracy: correct as f32 / indices.len() as f32,
+            lr,
+            batch_size: indices.len(),
+        };
+        self.step += 1;
+        Ok(stats)
+    }
+
+    /// Steps run so far.
+    pub fn steps_done(&self) -> usize {
+        self.step
+    }
+
+    /// Steps of the whole run (`epochs * batches per epoch`).
+    pub fn total_steps(&self) -> usize {
+        self.schedule.total_steps
+    }
+
+    pub fn steps_per_epoch(&self) -> usize {
+        self.batches.per_epoch()
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.step >= self.total_steps()
+    }
+
+    pub fn model(&self) -> &Vgg {
+        &self.model
+    }
+
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Scores the current weights on `data`.
+    pub fn evaluate(&self, data: &Dataset) -> Result<Evaluation, TrainError> {
+        Ok(evaluate(&self.model, data, &self.device)?)
+    }
+
+    /// The current weights as safetensors bytes, with the model config in the metadata.
+    pub fn checkpoint(&self) -> Result<Vec<u8>, checkpoint::CheckpointError> {
+        checkpoint::to_bytes(&self.varmap, self.model.config())
+    }
+}
+
+/// Examples per forward pass when evaluating: large enough to keep gemm busy, small enough to
+/// keep wasm memory modest.
+const EVAL_BATCH: usize = 500;
+
+/// Accuracy, mean loss, confusion matrix and predictions of `model` on `data`.
+pub fn evaluate(model: &Vgg, data: &Dataset, device: &Device) -> candle_core::Result<Evaluation> {
+    let mut confusion = ConfusionMatrix::default();
+    let mut predictions = Vec::with_capacity(data.len());
+    let mut loss_sum = 0f64;
+    let indices: Vec<usize> = (0..data.len()).collect();
+    for chunk in indices.chunks(EVAL_BATCH) {
+        let (xs, ys) = data.batch(chunk, None, device)?;
+        let logits = model.forward(&xs)?; // (B, 10)
+        loss_sum += candle_nn::loss::cross_entropy(&logits, &ys)?.to_scalar::<f32>()? as f64
+            * chunk.len() as f64;
+        let predicted = argmax_rows(&logits)?;
+        confusion.extend(&data.labels[chunk[0]..chunk[0] + chunk.len()], &predicted);
+        predictions.extend(predicted.iter().map(|&p| p as u8));
+    }
+    let n = data.len().max(1) as f64;
+    Ok(Evaluation {
+        accuracy: confusion.accuracy(),
+        loss: loss_sum / n,
+        confusion,
+        predictions,
+    })
+}
