@@ -57,12 +57,7 @@ impl Augment {
         // so every output pixel reads the source at A^-1 (p' - t).
         let (s, c) = angle.sin_cos();
         // A = scale * R * H, with H = [[1, shear], [0, 1]].
-        let a = [
-            scale * c,
-            scale * (c * shear - s),
-            scale * s,
-            scale * (s * shear + c),
-        ];
+        let a = [scale * c, scale * (c * shear - s), scale * s, scale * (s * shear + c)];
         let det = a[0] * a[3] - a[1] * a[2];
         let inv = [a[3] / det, -a[1] / det, -a[2] / det, a[0] / det];
         let centre = (IMAGE_SIDE as f32 - 1.0) / 2.0;

@@ -65,19 +65,13 @@ pub fn to_bytes(varmap: &VarMap, config: &ModelConfig) -> Result<Vec<u8>, Checkp
         .data()
         .lock()
         .map_err(|_| CheckpointError::Corrupt("variable map lock poisoned".into()))?;
-    let tensors: Vec<(String, Tensor)> = data
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
-        .collect();
+    let tensors: Vec<(String, Tensor)> = data.iter().map(|(k, v)| (k.clone(), v.as_tensor().clone())).collect();
     drop(data);
     tensors_to_bytes(tensors, config)
 }
 
 /// Serialises named tensors with `config` in the metadata.
-pub fn tensors_to_bytes(
-    mut tensors: Vec<(String, Tensor)>,
-    config: &ModelConfig,
-) -> Result<Vec<u8>, CheckpointError> {
+pub fn tensors_to_bytes(mut tensors: Vec<(String, Tensor)>, config: &ModelConfig) -> Result<Vec<u8>, CheckpointError> {
     // Sorted names give byte-identical files for identical weights.
     tensors.sort_by(|a, b| a.0.cmp(&b.0));
     let metadata = HashMap::from([
@@ -93,15 +87,15 @@ pub fn tensors_to_bytes(
 
 /// Parses and validates a checkpoint; tensors are placed on `device`.
 pub fn from_bytes(bytes: &[u8], device: &Device) -> Result<Checkpoint, CheckpointError> {
-    let (_, meta) = safetensors::SafeTensors::read_metadata(bytes)
-        .map_err(|e| CheckpointError::Corrupt(e.to_string()))?;
+    let (_, meta) =
+        safetensors::SafeTensors::read_metadata(bytes).map_err(|e| CheckpointError::Corrupt(e.to_string()))?;
     let metadata = meta.metadata().clone().unwrap_or_default();
     let config_json = metadata.get(CONFIG_KEY).ok_or(CheckpointError::NoConfig)?;
     let config: ModelConfig =
         serde_json::from_str(config_json).map_err(|e| CheckpointError::BadConfig(e.to_string()))?;
     config.validate().map_err(CheckpointError::BadConfig)?;
-    let mut tensors = candle_core::safetensors::load_buffer(bytes, device)
-        .map_err(|e| CheckpointError::Corrupt(e.to_string()))?;
+    let mut tensors =
+        candle_core::safetensors::load_buffer(bytes, device).map_err(|e| CheckpointError::Corrupt(e.to_string()))?;
     let specs = param_specs(&config);
     for spec in &specs {
         let t = tensors
@@ -119,10 +113,7 @@ pub fn from_bytes(bytes: &[u8], device: &Device) -> Result<Checkpoint, Checkpoin
             tensors.insert(spec.name.clone(), converted);
         }
     }
-    if let Some(extra) = tensors
-        .keys()
-        .find(|k| !specs.iter().any(|s| &s.name == *k))
-    {
+    if let Some(extra) = tensors.keys().find(|k| !specs.iter().any(|s| &s.name == *k)) {
         return Err(CheckpointError::Unexpected(extra.clone()));
     }
     Ok(Checkpoint {
@@ -214,25 +205,18 @@ mod tests {
         .unwrap();
         let err = from_bytes(&bad, &dev).unwrap_err().to_string();
         assert!(
-            err.contains("block1.conv1.weight")
-                && err.contains("[8, 1, 3, 3]")
-                && err.contains("[32, 1, 3, 3]"),
+            err.contains("block1.conv1.weight") && err.contains("[8, 1, 3, 3]") && err.contains("[32, 1, 3, 3]"),
             "{err}"
         );
 
         let ck = from_bytes(&to_bytes(&varmap, &small).unwrap(), &dev).unwrap();
-        let err = ck
-            .expect_config(&ModelConfig::default())
-            .unwrap_err()
-            .to_string();
+        let err = ck.expect_config(&ModelConfig::default()).unwrap_err().to_string();
         assert!(err.contains("[8, 16]") && err.contains("[32, 64]"), "{err}");
 
         let err = from_bytes(b"definitely not safetensors", &dev).unwrap_err();
         assert!(matches!(err, CheckpointError::Corrupt(_)), "{err}");
 
-        let plain =
-            safetensors::serialize([("x", &Tensor::zeros(3, DType::F32, &dev).unwrap())], None)
-                .unwrap();
+        let plain = safetensors::serialize([("x", &Tensor::zeros(3, DType::F32, &dev).unwrap())], None).unwrap();
         assert!(matches!(
             from_bytes(&plain, &dev).unwrap_err(),
             CheckpointError::NoConfig

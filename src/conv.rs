@@ -27,7 +27,6 @@ impl Module for Conv3x3 {
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
         let ys = xs.conv2d(&self.weight, 1, 1, 1, 1)?; // (B, C_out, H, W)
         let c_out = self.bias.dim(0)?;
-        ys.broadcast_add(&self.bias.reshape((1, c_out, 1, 1))?)?
-            .relu()
+        ys.broadcast_add(&self.bias.reshape((1, c_out, 1, 1))?)?.relu()
     }
 }

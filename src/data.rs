@@ -48,22 +48,12 @@ pub enum IdxError {
         expected: usize,
         found: usize,
     },
-    #[error(
-        "{file}: wrong magic number {found} (expected {expected}); is this the right MNIST file?"
-    )]
-    BadMagic {
-        file: String,
-        expected: u32,
-        found: u32,
-    },
+    #[error("{file}: wrong magic number {found} (expected {expected}); is this the right MNIST file?")]
+    BadMagic { file: String, expected: u32, found: u32 },
     #[error("{file}: images are {rows}x{cols}, expected 28x28")]
     BadDimensions { file: String, rows: u32, cols: u32 },
     #[error("{file}: label {label} at index {index} is not a digit 0-9")]
-    BadLabel {
-        file: String,
-        index: usize,
-        label: u8,
-    },
+    BadLabel { file: String, index: usize, label: u8 },
     #[error("{images} has {n_images} images but {labels} has {n_labels} labels")]
     CountMismatch {
         images: String,
@@ -95,8 +85,7 @@ fn header(file: &str, raw: &[u8], words: usize, magic: u32) -> Result<Vec<u32>, 
         expected: need,
         found: raw.len(),
     };
-    let word =
-        |i: usize| u32::from_be_bytes([raw[4 * i], raw[4 * i + 1], raw[4 * i + 2], raw[4 * i + 3]]);
+    let word = |i: usize| u32::from_be_bytes([raw[4 * i], raw[4 * i + 1], raw[4 * i + 2], raw[4 * i + 3]]);
     if raw.len() < 4 {
         return Err(truncated(4 * words));
     }
@@ -149,11 +138,7 @@ pub fn parse_labels(file: &str, bytes: &[u8]) -> Result<Vec<u8>, IdxError> {
         });
     }
     let labels = raw[8..].to_vec();
-    if let Some((index, &label)) = labels
-        .iter()
-        .enumerate()
-        .find(|(_, &l)| l as usize >= NUM_CLASSES)
-    {
+    if let Some((index, &label)) = labels.iter().enumerate().find(|(_, &l)| l as usize >= NUM_CLASSES) {
         return Err(IdxError::BadLabel {
             file: file.to_string(),
             index,
@@ -174,12 +159,7 @@ pub struct Dataset {
 
 impl Dataset {
     /// Parses a pair of IDX files and checks that they describe the same number of images.
-    pub fn from_idx(
-        images_name: &str,
-        images: &[u8],
-        labels_name: &str,
-        labels: &[u8],
-    ) -> Result<Self, IdxError> {
+    pub fn from_idx(images_name: &str, images: &[u8], labels_name: &str, labels: &[u8]) -> Result<Self, IdxError> {
         let images_v = parse_images(images_name, images)?;
         let labels_v = parse_labels(labels_name, labels)?;
         let n_images = images_v.len() / IMAGE_PIXELS;
@@ -302,9 +282,7 @@ impl Batches {
 
     fn shuffle(&mut self) {
         self.order = (0..self.n).collect();
-        let mut rng = ChaCha8Rng::seed_from_u64(
-            self.seed ^ (self.epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-        );
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ (self.epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         self.order.shuffle(&mut rng);
     }
 
@@ -383,15 +361,9 @@ mod tests {
         assert!(matches!(err, IdxError::Truncated { .. }), "{err}");
         assert!(err.to_string().starts_with("x.gz: truncated"));
         let err = parse_images("lab", &idx_labels(&[1])).unwrap_err();
-        assert!(
-            matches!(err, IdxError::BadMagic { found: 2049, .. }),
-            "{err}"
-        );
+        assert!(matches!(err, IdxError::BadMagic { found: 2049, .. }), "{err}");
         let err = parse_images("small", &idx_images(1, 20, 20)).unwrap_err();
-        assert!(
-            matches!(err, IdxError::BadDimensions { rows: 20, .. }),
-            "{err}"
-        );
+        assert!(matches!(err, IdxError::BadDimensions { rows: 20, .. }), "{err}");
         let err = parse_labels("l", &idx_labels(&[1, 12])).unwrap_err();
         assert!(
             matches!(
@@ -432,9 +404,6 @@ mod tests {
         assert_ne!(first, second, "each epoch is shuffled anew");
         first.sort();
         assert_eq!(first, (0..10).collect::<Vec<_>>());
-        assert_eq!(
-            Batches::new(10, 4, 7).next_batch(),
-            Batches::new(10, 4, 7).next_batch()
-        );
+        assert_eq!(Batches::new(10, 4, 7).next_batch(), Batches::new(10, 4, 7).next_batch());
     }
 }

@@ -1,1 +1,12 @@
+//! The `vgg-mnist` binary: the native CLI (train, eval, predict, bench) or, on wasm32, the web app.
+
+#[cfg(not(target_arch = "wasm32"))]
+mod cli;
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() -> std::process::ExitCode {
+    cli::main()
+}
+
+#[cfg(target_arch = "wasm32")]
 fn main() {}

@@ -103,13 +103,7 @@ pub struct ParamSpec {
 /// Every parameter of the network described by `config`, in a fixed order.
 pub fn param_specs(config: &ModelConfig) -> Vec<ParamSpec> {
     let mut specs = Vec::new();
-    let mut push = |name: String, shape: Vec<usize>, fan_in: usize| {
-        specs.push(ParamSpec {
-            name,
-            shape,
-            fan_in,
-        })
-    };
+    let mut push = |name: String, shape: Vec<usize>, fan_in: usize| specs.push(ParamSpec { name, shape, fan_in });
     let mut c_in = 1;
     for (b, &w) in config.widths.iter().enumerate() {
         for c in 0..config.convs_per_block {
@@ -121,11 +115,7 @@ pub fn param_specs(config: &ModelConfig) -> Vec<ParamSpec> {
     }
     let mut features = c_in * (IMAGE_SIDE / 4) * (IMAGE_SIDE / 4);
     if config.hidden > 0 {
-        push(
-            "hidden.weight".into(),
-            vec![config.hidden, features],
-            features,
-        );
+        push("hidden.weight".into(), vec![config.hidden, features], features);
         push("hidden.bias".into(), vec![config.hidden], features);
         features = config.hidden;
     }
@@ -282,11 +272,7 @@ mod tests {
         assert!(names.contains(&"block2.conv3.weight".to_string()));
         assert!(names.contains(&"hidden.weight".to_string()));
         let varmap = init_params(&config, 0, &Device::Cpu).unwrap();
-        let model = Vgg::new(
-            &config,
-            VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
-        )
-        .unwrap();
+        let model = Vgg::new(&config, VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu)).unwrap();
         let xs = Tensor::zeros((2, 1, 28, 28), DType::F32, &Device::Cpu).unwrap();
         assert_eq!(model.forward(&xs).unwrap().dims(), &[2, 10]);
     }

@@ -37,12 +37,7 @@ pub enum PreprocessError {
 /// A 28x28 image of intensities in 0..1 (1 = ink), row-major.
 pub type Digit = [f32; IMAGE_PIXELS];
 
-fn check_len(
-    width: usize,
-    height: usize,
-    per_pixel: usize,
-    found: usize,
-) -> Result<(), PreprocessError> {
+fn check_len(width: usize, height: usize, per_pixel: usize, found: usize) -> Result<(), PreprocessError> {
     let expected = width * height * per_pixel;
     if expected == 0 || found != expected {
         return Err(PreprocessError::BadSize {
@@ -200,10 +195,7 @@ fn place_by_centre_of_mass(small: &[f32], w: usize, h: usize) -> Digit {
 
 /// The normalised model input `(N, 1, 28, 28)` for preprocessed digits.
 pub fn to_input(digits: &[Digit], device: &Device) -> candle_core::Result<Tensor> {
-    let data: Vec<f32> = digits
-        .iter()
-        .flat_map(|d| d.iter().map(|&p| normalize(p)))
-        .collect();
+    let data: Vec<f32> = digits.iter().flat_map(|d| d.iter().map(|&p| normalize(p))).collect();
     Tensor::from_vec(data, (digits.len(), 1, IMAGE_SIDE, IMAGE_SIDE), device)
 }
 
@@ -222,8 +214,7 @@ mod tests {
                 for &((ax, ay), (bx, by)) in &segs {
                     let (ax, ay, bx, by) = (ox + ax * s, oy + ay * s, ox + bx * s, oy + by * s);
                     let (dx, dy) = (bx - ax, by - ay);
-                    let t =
-                        (((p.0 - ax) * dx + (p.1 - ay) * dy) / (dx * dx + dy * dy)).clamp(0.0, 1.0);
+                    let t = (((p.0 - ax) * dx + (p.1 - ay) * dy) / (dx * dx + dy * dy)).clamp(0.0, 1.0);
                     let d = ((p.0 - ax - t * dx).powi(2) + (p.1 - ay - t * dy).powi(2)).sqrt();
                     if d < radius {
                         ink[y * size + x] = 1.0;
@@ -235,11 +226,7 @@ mod tests {
     }
 
     fn mean_abs_diff(a: &Digit, b: &Digit) -> f32 {
-        a.iter()
-            .zip(b.iter())
-            .map(|(x, y)| (x - y).abs())
-            .sum::<f32>()
-            / IMAGE_PIXELS as f32
+        a.iter().zip(b.iter()).map(|(x, y)| (x - y).abs()).sum::<f32>() / IMAGE_PIXELS as f32
     }
 
     #[test]
@@ -247,20 +234,10 @@ mod tests {
         let a = from_ink(&seven(280, 20.0, 30.0, 2.0), 280, 280).unwrap();
         let b = from_ink(&seven(280, 120.0, 100.0, 2.0), 280, 280).unwrap();
         let c = from_ink(&seven(280, 60.0, 20.0, 3.0), 280, 280).unwrap();
-        assert!(
-            mean_abs_diff(&a, &b) < 0.01,
-            "shift: {}",
-            mean_abs_diff(&a, &b)
-        );
-        assert!(
-            mean_abs_diff(&a, &c) < 0.05,
-            "scale: {}",
-            mean_abs_diff(&a, &c)
-        );
+        assert!(mean_abs_diff(&a, &b) < 0.01, "shift: {}", mean_abs_diff(&a, &b));
+        assert!(mean_abs_diff(&a, &c) < 0.05, "scale: {}", mean_abs_diff(&a, &c));
         // The longer side is 20 px and the centre of mass is near the middle.
-        let rows_with_ink = (0..28)
-            .filter(|y| (0..28).any(|x| a[y * 28 + x] > 0.1))
-            .count();
+        let rows_with_ink = (0..28).filter(|y| (0..28).any(|x| a[y * 28 + x] > 0.1)).count();
         assert!((19..=21).contains(&rows_with_ink), "{rows_with_ink}");
         let mass: f32 = a.iter().sum();
         let cy: f32 = a
@@ -280,10 +257,7 @@ mod tests {
         let light_on_dark: Vec<u8> = ink.iter().map(|&v| (255.0 * v) as u8).collect();
         assert!(mean_abs_diff(&want, &from_gray(&dark_on_light, 100, 100).unwrap()) < 1e-3);
         assert!(mean_abs_diff(&want, &from_gray(&light_on_dark, 100, 100).unwrap()) < 1e-3);
-        let rgba: Vec<u8> = ink
-            .iter()
-            .flat_map(|&v| [0, 0, 0, (255.0 * v) as u8])
-            .collect();
+        let rgba: Vec<u8> = ink.iter().flat_map(|&v| [0, 0, 0, (255.0 * v) as u8]).collect();
         assert!(mean_abs_diff(&want, &from_rgba(&rgba, 100, 100).unwrap()) < 1e-3);
     }
 
@@ -291,10 +265,7 @@ mod tests {
     fn empty_and_malformed_images_are_errors() {
         assert_eq!(from_ink(&vec![0.0; 64], 8, 8), Err(PreprocessError::Empty));
         assert_eq!(from_gray(&vec![255; 64], 8, 8), Err(PreprocessError::Empty));
-        assert_eq!(
-            from_rgba(&vec![0; 4 * 64], 8, 8),
-            Err(PreprocessError::Empty)
-        );
+        assert_eq!(from_rgba(&vec![0; 4 * 64], 8, 8), Err(PreprocessError::Empty));
         assert!(matches!(
             from_rgba(&[0; 10], 8, 8),
             Err(PreprocessError::BadSize {
@@ -303,10 +274,7 @@ mod tests {
                 ..
             })
         ));
-        assert!(matches!(
-            from_ink(&[], 0, 0),
-            Err(PreprocessError::BadSize { .. })
-        ));
+        assert!(matches!(from_ink(&[], 0, 0), Err(PreprocessError::BadSize { .. })));
     }
 
     #[test]

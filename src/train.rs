@@ -124,9 +124,7 @@ impl Trainer {
             return Err(TrainError::Invalid("the training set is empty".into()));
         }
         if config.batch_size == 0 || config.epochs == 0 {
-            return Err(TrainError::Invalid(
-                "epochs and batch size must be at least 1".into(),
-            ));
+            return Err(TrainError::Invalid("epochs and batch size must be at least 1".into()));
         }
         if !(config.lr.is_finite() && config.lr > 0.0) || !(config.weight_decay >= 0.0) {
             return Err(TrainError::Invalid(format!(
@@ -134,10 +132,7 @@ impl Trainer {
                 config.lr, config.weight_decay
             )));
         }
-        let model = Vgg::new(
-            model_config,
-            VarBuilder::from_varmap(&varmap, DType::F32, device),
-        )?;
+        let model = Vgg::new(model_config, VarBuilder::from_varmap(&varmap, DType::F32, device))?;
         let params = ParamsAdamW {
             lr: config.lr,
             weight_decay: config.weight_decay,
@@ -145,11 +140,7 @@ impl Trainer {
         };
         let opt = AdamW::new(varmap.all_vars(), params)?;
         let batches = Batches::new(data.len(), config.batch_size, config.seed);
-        let schedule = OneCycle::new(
-            config.lr,
-            batches.per_epoch() * config.epochs,
-            config.warmup_fraction,
-        );
+        let schedule = OneCycle::new(config.lr, batches.per_epoch() * config.epochs, config.warmup_fraction);
         Ok(Self {
             model,
             varmap,
@@ -170,11 +161,7 @@ impl Trainer {
         self.opt.set_learning_rate(lr);
         let epoch = self.batches.epoch_of_next();
         let indices = self.batches.next_batch().to_vec();
-        let augment = self
-            .config
-            .augment
-            .as_ref()
-            .map(|a| (a, &mut self.augment_rng));
+        let augment = self.config.augment.as_ref().map(|a| (a, &mut self.augment_rng));
         let (xs, ys) = self.data.batch(&indices, augment, &self.device)?; // (B,1,28,28), (B,)
         let logits = self.model.forward(&xs)?; // (B, 10)
         let loss = candle_nn::loss::cross_entropy(&logits, &ys)?;
@@ -256,8 +243,7 @@ pub fn evaluate(model: &Vgg, data: &Dataset, device: &Device) -> candle_core::Re
     for chunk in indices.chunks(EVAL_BATCH) {
         let (xs, ys) = data.batch(chunk, None, device)?;
         let logits = model.forward(&xs)?; // (B, 10)
-        loss_sum += candle_nn::loss::cross_entropy(&logits, &ys)?.to_scalar::<f32>()? as f64
-            * chunk.len() as f64;
+        loss_sum += candle_nn::loss::cross_entropy(&logits, &ys)?.to_scalar::<f32>()? as f64 * chunk.len() as f64;
         let predicted = argmax_rows(&logits)?;
         confusion.extend(&data.labels[chunk[0]..chunk[0] + chunk.len()], &predicted);
         predictions.extend(predicted.iter().map(|&p| p as u8));

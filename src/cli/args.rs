@@ -1,0 +1,105 @@
+//! Command-line arguments (clap derive). Defaults mirror [`vgg_mnist::train::TrainConfig`].
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use vgg_mnist::train::TrainConfig;
+
+use super::device::DeviceArg;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "vgg-mnist",
+    version,
+    about = "Train and use a VGG-style CNN on MNIST (candle; CPU or CUDA)"
+)]
+pub struct Cli {
+    /// What to do; without one, `train` runs with its defaults.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Train a model and write weights, metrics and plots.
+    Train(TrainArgs),
+    /// Score a saved model on the MNIST test set.
+    Eval(EvalArgs),
+    /// Predict the digits in PNG/JPEG images.
+    Predict(PredictArgs),
+}
+
+impl Default for Command {
+    fn default() -> Self {
+        Command::Train(TrainArgs::parse_from(["train"]))
+    }
+}
+
+// `Parser` (not just `Args`) so that `train`'s defaults can be built for the no-subcommand case.
+#[derive(Parser, Debug, Clone)]
+pub struct TrainArgs {
+    #[arg(long, default_value_t = TrainConfig::default().epochs)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = TrainConfig::default().batch_size)]
+    pub batch_size: usize,
+    /// Peak learning rate (one-cycle: warm-up, then cosine decay).
+    #[arg(long, default_value_t = TrainConfig::default().lr)]
+    pub lr: f64,
+    /// AdamW decoupled weight decay.
+    #[arg(long, default_value_t = TrainConfig::default().weight_decay)]
+    pub weight_decay: f64,
+    /// Channel widths of the two conv blocks.
+    #[arg(long, value_delimiter = ',', default_values_t = [32, 64])]
+    pub widths: Vec<usize>,
+    /// Conv3x3 layers per block.
+    #[arg(long, default_value_t = 2)]
+    pub convs_per_block: usize,
+    /// Width of an optional hidden linear layer before the head (0 = none).
+    #[arg(long, default_value_t = 0)]
+    pub hidden: usize,
+    #[arg(long, default_value_t = TrainConfig::default().seed)]
+    pub seed: u64,
+    #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
+    pub device: DeviceArg,
+    /// Directory holding the four MNIST .gz files.
+    #[arg(long, default_value = "www/data")]
+    pub data_dir: PathBuf,
+    /// Where to write model.safetensors, metrics.json and plots.
+    #[arg(long, default_value = "runs/latest")]
+    pub out: PathBuf,
+    /// Train on the first N training images only (quick runs, tests).
+    #[arg(long)]
+    pub limit_train: Option<usize>,
+    /// Evaluate on the first N test images only (quick runs, tests).
+    #[arg(long)]
+    pub limit_test: Option<usize>,
+    /// Train on the images as they are, without random affine augmentation.
+    #[arg(long)]
+    pub no_augment: bool,
+    /// No progress bars (logs a line per epoch instead).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct EvalArgs {
+    /// A .safetensors file written by `train` (or downloaded from the web app).
+    #[arg(long)]
+    pub model: PathBuf,
+    #[arg(long, default_value = "www/data")]
+    pub data_dir: PathBuf,
+    #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
+    pub device: DeviceArg,
+    /// Evaluate on the first N test images only.
+    #[arg(long)]
+    pub limit_test: Option<usize>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct PredictArgs {
+    #[arg(long)]
+    pub model: PathBuf,
+    /// PNG or JPEG images, each showing one digit (any size, dark-on-light or light-on-dark).
+    #[arg(required = true)]
+    pub images: Vec<PathBuf>,
+}
