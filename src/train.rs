@@ -256,3 +256,136 @@ pub fn evaluate(model: &Vgg, data: &Dataset, device: &Device) -> candle_core::Re
         predictions,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::IMAGE_PIXELS;
+
+    /// A learnable toy set: digit `d` is a bright horizontal bar at row `4 + 2d`, with noise.
+    fn bars(n: usize) -> Dataset {
+        let mut images = vec![0u8; n * IMAGE_PIXELS];
+        let labels: Vec<u8> = (0..n).map(|i| (i * 7 % 10) as u8).collect();
+        for (i, &d) in labels.iter().enumerate() {
+            let row = 4 + 2 * d as usize;
+            for x in 6..22 {
+                images[i * IMAGE_PIXELS + row * 28 + x] = 255;
+            }
+            images[i * IMAGE_PIXELS + (i * 13) % IMAGE_PIXELS] = 200;
+        }
+        Dataset { images, labels }
+    }
+
+    fn config(seed: u64, lr: f64) -> TrainConfig {
+        TrainConfig {
+            epochs: 3,
+            batch_size: 16,
+            lr,
+            seed,
+            augment: None,
+            ..TrainConfig::default()
+        }
+    }
+
+    fn losses(seed: u64, steps: usize) -> Vec<f32> {
+        let mut t = Trainer::new(
+            &ModelConfig {
+                widths: [4, 8],
+                ..Default::default()
+            },
+            config(seed, 3e-3),
+            bars(64),
+            &Device::Cpu,
+        )
+        .unwrap();
+        (0..steps).map(|_| t.step().unwrap().loss).collect()
+    }
+
+    #[test]
+    fn same_seed_gives_the_same_losses() {
+        let a = losses(11, 4);
+        assert_eq!(a, losses(11, 4));
+        assert_ne!(a, losses(12, 4));
+    }
+
+    #[test]
+    fn learns_the_toy_set_and_evaluates_every_example() {
+        let data = bars(160);
+        let model = ModelConfig {
+            widths: [4, 8],
+            ..Default::default()
+        };
+        let mut t = Trainer::new(
+            &model,
+            TrainConfig {
+                epochs: 6,
+                ..config(1, 1e-2)
+            },
+            data.clone(),
+            &Device::Cpu,
+        )
+        .unwrap();
+        assert_eq!(t.total_steps(), 60);
+        let first = t.step().unwrap();
+        while !t.is_done() {
+            t.step().unwrap();
+        }
+        let eval = t.evaluate(&data).unwrap();
+        assert_eq!(eval.confusion.total(), 160);
+        assert_eq!(eval.predictions.len(), 160);
+        assert!(
+            eval.loss < first.loss as f64 / 4.0,
+            "loss {} -> {}",
+            first.loss,
+            eval.loss
+        );
+        assert!(eval.accuracy > 0.9, "accuracy {}", eval.accuracy);
+    }
+
+    #[test]
+    fn divergence_is_an_error_naming_step_and_lr() {
+        let model = ModelConfig {
+            widths: [4, 8],
+            ..Default::default()
+        };
+        let mut t = Trainer::new(
+            &model,
+            TrainConfig {
+                warmup_fraction: 0.0,
+                ..config(1, 1e12)
+            },
+            bars(64),
+            &Device::Cpu,
+        )
+        .unwrap();
+        let err = (0..20)
+            .find_map(|_| t.step().err())
+            .expect("an absurd learning rate diverges");
+        let msg = err.to_string();
+        assert!(matches!(err, TrainError::Diverged { .. }), "{msg}");
+        assert!(
+            msg.contains("diverged at step") && msg.contains("learning rate"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn rejects_empty_data_and_bad_settings() {
+        let m = ModelConfig::small();
+        assert!(matches!(
+            Trainer::new(&m, config(1, 1e-3), Dataset::default(), &Device::Cpu),
+            Err(TrainError::Invalid(_))
+        ));
+        assert!(Trainer::new(
+            &m,
+            TrainConfig {
+                batch_size: 0,
+                ..config(1, 1e-3)
+            },
+            bars(8),
+            &Device::Cpu
+        )
+        .is_err());
+        assert!(Trainer::new(&m, config(1, f64::NAN), bars(8), &Device::Cpu).is_err());
+    }
+}

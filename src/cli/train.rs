@@ -15,7 +15,10 @@ use super::{device, files, plots};
 
 pub fn run(args: TrainArgs) -> Result<()> {
     let [w1, w2] = args.widths[..] else {
-        anyhow::bail!("--widths takes two comma-separated numbers, e.g. --widths 32,64 (got {:?})", args.widths);
+        anyhow::bail!(
+            "--widths takes two comma-separated numbers, e.g. --widths 32,64 (got {:?})",
+            args.widths
+        );
     };
     let model_config = ModelConfig {
         widths: [w1, w2],

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The project's one test command (README "Testing"; CI calls it): formatting, lints on both
+# targets, the wasm32 build of the library, native unit + integration tests, the browser tests,
+# and the CUDA compile check. Set VGG_SKIP_BROWSER=1 or VGG_SKIP_CUDA=1 to leave those out.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "rustfmt"
+cargo fmt --check
+
+step "clippy (native)"
+cargo clippy --all-targets -- -D warnings
+
+step "clippy + check (wasm32)"
+cargo clippy --lib --bins --target wasm32-unknown-unknown -- -D warnings
+cargo check --lib --target wasm32-unknown-unknown
+
+step "native tests"
+cargo test
+
+if [ "${VGG_SKIP_BROWSER:-0}" != 1 ] && [ -x scripts/test-browser.sh ]; then
+  step "browser tests"
+  scripts/test-browser.sh
+fi
+
+if [ "${VGG_SKIP_CUDA:-0}" != 1 ] && [ -x scripts/cuda-check.sh ]; then
+  step "CUDA compile check"
+  scripts/cuda-check.sh
+fi
+
+step "all tests passed"

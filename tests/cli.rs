@@ -1,0 +1,192 @@
+//! End-to-end tests of the CLI on small data: the files a run writes, and that every user error
+//! is a one-line message with exit code 1 rather than a panic.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use common::{assert_user_error, cli, data_dir, stdout};
+use vgg_mnist::data::{TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS};
+
+fn tiny_run(out: &Path) {
+    let o = cli(&[
+        "train",
+        "--epochs",
+        "2",
+        "--limit-train",
+        "512",
+        "--limit-test",
+        "300",
+        "--widths",
+        "4,8",
+        "--batch-size",
+        "64",
+        "--seed",
+        "3",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "train failed: {}", common::stderr(&o));
+    assert!(stdout(&o).contains("test accuracy"));
+}
+
+#[test]
+fn train_writes_weights_metrics_and_plots_and_eval_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    tiny_run(dir.path());
+    for f in [
+        "model.safetensors",
+        "metrics.json",
+        "confusion_matrix.png",
+        "confusion_matrix.svg",
+        "training_curves.png",
+    ] {
+        let len = fs::metadata(dir.path().join(f)).map(|m| m.len()).unwrap_or(0);
+        assert!(len > 100, "{f} missing or empty");
+    }
+    let m: serde_json::Value = serde_json::from_slice(&fs::read(dir.path().join("metrics.json")).unwrap()).unwrap();
+    let acc = m["test_accuracy"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&acc));
+    let cm = m["confusion_matrix"].as_array().unwrap();
+    assert_eq!(cm.len(), 10);
+    let total: u64 = cm
+        .iter()
+        .flat_map(|r| r.as_array().unwrap())
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 300);
+    let diagonal: u64 = (0..10).map(|i| cm[i][i].as_u64().unwrap()).sum();
+    assert!(
+        (diagonal as f64 / 300.0 - acc).abs() < 1e-9,
+        "accuracy agrees with the matrix"
+    );
+    assert_eq!(m["per_class"].as_array().unwrap().len(), 10);
+    assert_eq!(m["epochs"], 2);
+    assert_eq!(m["seed"], 3);
+    assert_eq!(m["device"], "cpu");
+    assert!(m["train_images_per_second"].as_f64().unwrap() > 0.0);
+    assert_eq!(m["config"]["model"]["widths"], serde_json::json!([4, 8]));
+    assert_eq!(m["history"].as_array().unwrap().len(), 2);
+    // 2 epochs of 512 images beat chance by far even for this tiny network.
+    assert!(acc > 0.3, "accuracy {acc}");
+
+    let model = dir.path().join("model.safetensors");
+    let o = cli(&["eval", "--model", model.to_str().unwrap(), "--limit-test", "300"]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert!(
+        stdout(&o).contains(&format!("test accuracy {:.2}%", 100.0 * acc)),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn predict_reads_images_and_reports_empty_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    tiny_run(dir.path());
+    let model = dir.path().join("model.safetensors");
+    // A real MNIST test digit, scaled up 4x and inverted to dark-on-light like a scan.
+    let mnist = vgg_mnist::data::Dataset::from_idx(
+        TEST_IMAGES,
+        &fs::read(data_dir().join(TEST_IMAGES)).unwrap(),
+        TEST_LABELS,
+        &fs::read(data_dir().join(TEST_LABELS)).unwrap(),
+    )
+    .unwrap();
+    let img = image::GrayImage::from_fn(112, 112, |x, y| {
+        image::Luma([255 - mnist.image(0)[(y / 4 * 28 + x / 4) as usize]])
+    });
+    let digit = dir.path().join("digit.png");
+    img.save(&digit).unwrap();
+    let blank = dir.path().join("blank.png");
+    image::GrayImage::from_pixel(50, 50, image::Luma([255]))
+        .save(&blank)
+        .unwrap();
+
+    let o = cli(&["predict", "--model", model.to_str().unwrap(), digit.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let line = stdout(&o);
+    assert!(
+        line.starts_with(&format!("{}: ", digit.display())) && line.matches('%').count() == 3,
+        "{line}"
+    );
+
+    let o = cli(&["predict", "--model", model.to_str().unwrap(), blank.to_str().unwrap()]);
+    assert_user_error(&o, "nothing drawn");
+    let o = cli(&["predict", "--model", model.to_str().unwrap(), "no-such.png"]);
+    assert_user_error(&o, "no-such.png");
+}
+
+fn data_copy_with(dir: &Path, name: &str, bytes: &[u8]) -> String {
+    for f in [TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS] {
+        fs::copy(data_dir().join(f), dir.join(f)).unwrap();
+    }
+    fs::write(dir.join(name), bytes).unwrap();
+    dir.to_str().unwrap().to_string()
+}
+
+#[test]
+fn bad_data_gives_one_line_errors() {
+    let o = cli(&["train", "--data-dir", "/no/such/dir", "--quiet"]);
+    assert_user_error(&o, "data directory /no/such/dir not found");
+
+    let dir = tempfile::tempdir().unwrap();
+    let labels = fs::read(data_dir().join(TEST_LABELS)).unwrap();
+    let d = data_copy_with(dir.path(), TEST_LABELS, &labels[..labels.len() / 2]);
+    let o = cli(&["train", "--data-dir", &d, "--quiet"]);
+    assert_user_error(&o, TEST_LABELS);
+
+    // A raw (uncompressed) file with a wrong magic number: a labels header where images belong.
+    let mut raw = 2049u32.to_be_bytes().to_vec();
+    raw.extend(10u32.to_be_bytes());
+    raw.extend([0u8; 10]);
+    let d = data_copy_with(dir.path(), TEST_IMAGES, &raw);
+    let o = cli(&["train", "--data-dir", &d, "--quiet"]);
+    assert_user_error(&o, "wrong magic number 2049 (expected 2051)");
+
+    let d = data_copy_with(dir.path(), TRAIN_IMAGES, b"");
+    let o = cli(&["train", "--data-dir", &d, "--quiet"]);
+    assert_user_error(&o, "truncated");
+}
+
+#[test]
+fn bad_flags_and_checkpoints_give_one_line_errors() {
+    assert_user_error(&cli(&["train", "--widths", "8", "--quiet"]), "--widths takes two");
+    assert_user_error(&cli(&["train", "--widths", "0,8", "--quiet"]), "must be positive");
+    assert_user_error(
+        &cli(&["train", "--lr=-1", "--limit-train", "10", "--quiet"]),
+        "learning rate",
+    );
+    if !cfg!(feature = "cuda") {
+        assert_user_error(&cli(&["train", "--device", "cuda", "--quiet"]), "--features cuda");
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.safetensors");
+    fs::write(&bad, b"not a checkpoint").unwrap();
+    assert_user_error(
+        &cli(&["eval", "--model", bad.to_str().unwrap()]),
+        "not a valid safetensors file",
+    );
+
+    // Weights of the small model labelled as the seed model: shapes do not fit.
+    let cfg = vgg_mnist::model::ModelConfig::small();
+    let vm = vgg_mnist::model::init_params(&cfg, 0, &candle_core::Device::Cpu).unwrap();
+    let tensors = vm
+        .data()
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
+        .collect();
+    let bytes = vgg_mnist::checkpoint::tensors_to_bytes(tensors, &vgg_mnist::model::ModelConfig::default()).unwrap();
+    fs::write(&bad, bytes).unwrap();
+    assert_user_error(
+        &cli(&["eval", "--model", bad.to_str().unwrap()]),
+        "checkpoint tensor `block1.conv1.weight` has shape [8, 1, 3, 3] but the model expects [32, 1, 3, 3]",
+    );
+    assert_user_error(&cli(&["eval", "--model", "missing.safetensors"]), "missing.safetensors");
+}
