@@ -263,9 +263,9 @@ mod tests {
 
     #[test]
     fn empty_and_malformed_images_are_errors() {
-        assert_eq!(from_ink(&vec![0.0; 64], 8, 8), Err(PreprocessError::Empty));
-        assert_eq!(from_gray(&vec![255; 64], 8, 8), Err(PreprocessError::Empty));
-        assert_eq!(from_rgba(&vec![0; 4 * 64], 8, 8), Err(PreprocessError::Empty));
+        assert_eq!(from_ink(&[0.0; 64], 8, 8), Err(PreprocessError::Empty));
+        assert_eq!(from_gray(&[255; 64], 8, 8), Err(PreprocessError::Empty));
+        assert_eq!(from_rgba(&[0; 4 * 64], 8, 8), Err(PreprocessError::Empty));
         assert!(matches!(
             from_rgba(&[0; 10], 8, 8),
             Err(PreprocessError::BadSize {

@@ -126,7 +126,9 @@ impl Trainer {
         if config.batch_size == 0 || config.epochs == 0 {
             return Err(TrainError::Invalid("epochs and batch size must be at least 1".into()));
         }
-        if !(config.lr.is_finite() && config.lr > 0.0) || !(config.weight_decay >= 0.0) {
+        let valid_lr = config.lr.is_finite() && config.lr > 0.0;
+        let valid_wd = config.weight_decay.is_finite() && config.weight_decay >= 0.0;
+        if !(valid_lr && valid_wd) {
             return Err(TrainError::Invalid(format!(
                 "learning rate must be > 0 and weight decay >= 0 (got {} and {})",
                 config.lr, config.weight_decay
