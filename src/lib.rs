@@ -8,6 +8,7 @@
 //! - [`augment`]: seeded random affine augmentation
 //! - [`model`]: the network, its config and seeded initialisation
 //! - [`conv`]: the conv3x3 layer, choosing the implementation per device
+//! - [`kernels`]: the CPU im2col + gemm conv3x3 + ReLU, forward and backward, as candle ops
 //! - [`train`]: the one [`train::Trainer`] and [`train::evaluate`]
 //! - [`schedule`]: the learning-rate schedule
 //! - [`metrics`]: confusion matrix and per-class metrics
@@ -18,6 +19,7 @@ pub mod augment;
 pub mod checkpoint;
 pub mod conv;
 pub mod data;
+pub mod kernels;
 pub mod metrics;
 pub mod model;
 pub mod preprocess;
