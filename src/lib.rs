@@ -14,8 +14,11 @@
 //! - [`metrics`]: confusion matrix and per-class metrics
 //! - [`checkpoint`]: weights ↔ safetensors bytes
 //! - [`preprocess`]: a drawing → MNIST-style 28x28 input
+//! - `bench` (native only): training/eval throughput of the real `Trainer`
 
 pub mod augment;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod bench;
 pub mod checkpoint;
 pub mod conv;
 pub mod data;
