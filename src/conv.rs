@@ -1,8 +1,9 @@
 //! `Conv3x3`: a 3x3 convolution with padding 1 and bias, followed by ReLU.
 //!
 //! Contract: the one place where the model picks its convolution implementation. On CPU (native
-//! and wasm) it uses the project's own im2col + gemm kernels ([`crate::kernels`]) when they are
-//! available; elsewhere (CUDA) it uses candle's `conv2d`. Both compute the same function.
+//! and wasm) it uses the project's own fused im2col + gemm kernel ([`crate::kernels`]); elsewhere
+//! (CUDA) it uses candle's `conv2d`, bias add and ReLU. Both compute the same function (the
+//! kernels' tests check this).
 
 use candle_core::{Module, Result, Tensor};
 use candle_nn::VarBuilder;
@@ -25,6 +26,9 @@ impl Module for Conv3x3 {
     /// # Shapes
     /// `xs`: `(B, C_in, H, W)` → `(B, C_out, H, W)`, ReLU applied.
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        if xs.device().is_cpu() {
+            return crate::kernels::conv3x3_relu(xs, &self.weight, &self.bias);
+        }
         let ys = xs.conv2d(&self.weight, 1, 1, 1, 1)?; // (B, C_out, H, W)
         let c_out = self.bias.dim(0)?;
         ys.broadcast_add(&self.bias.reshape((1, c_out, 1, 1))?)?.relu()

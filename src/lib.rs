@@ -8,16 +8,21 @@
 //! - [`augment`]: seeded random affine augmentation
 //! - [`model`]: the network, its config and seeded initialisation
 //! - [`conv`]: the conv3x3 layer, choosing the implementation per device
+//! - [`kernels`]: the CPU im2col + gemm conv3x3 + ReLU, forward and backward, as candle ops
 //! - [`train`]: the one [`train::Trainer`] and [`train::evaluate`]
 //! - [`schedule`]: the learning-rate schedule
 //! - [`metrics`]: confusion matrix and per-class metrics
 //! - [`checkpoint`]: weights ↔ safetensors bytes
 //! - [`preprocess`]: a drawing → MNIST-style 28x28 input
+//! - `bench` (native only): training/eval throughput of the real `Trainer`
 
 pub mod augment;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod bench;
 pub mod checkpoint;
 pub mod conv;
 pub mod data;
+pub mod kernels;
 pub mod metrics;
 pub mod model;
 pub mod preprocess;

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Training/eval throughput of vgg-mnist vs the PyTorch reference, run back to back on this machine
+# with the same widths, batch size and batch count; prints both JSON lines and ours/PyTorch.
+#
+# Usage: scripts/bench_vs_torch.sh [W1 W2 [BATCH_SIZE [BATCHES]]]     (default: 32 64 64 200)
+# Needs PyTorch in a venv (once):
+#   python3 -m venv /tmp/torchref && /tmp/torchref/bin/pip install -q torch
+# Environment: TORCH_PYTHON (default /tmp/torchref/bin/python), SHARED (default ../shared),
+#              BENCH_CMD (default: cargo run --release --example bench --).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+W1=${1:-32} W2=${2:-64} BS=${3:-64} BATCHES=${4:-200}
+SHARED=${SHARED:-../shared}
+TORCH_PYTHON=${TORCH_PYTHON:-/tmp/torchref/bin/python}
+read -r -a BENCH_CMD <<< "${BENCH_CMD:-cargo run --quiet --release --example bench --}"
+ARGS=(--widths "$W1" "$W2" --batch-size "$BS" --batches "$BATCHES" --data-dir "$SHARED/mnist")
+
+# Build first, so compilation does not overlap either measurement.
+cargo build --quiet --release --example bench
+ours=$("${BENCH_CMD[@]}" "${ARGS[@]}" | tail -n 1)
+torch=$("$TORCH_PYTHON" "$SHARED/bench/torch_reference.py" "${ARGS[@]}" 2>/dev/null | tail -n 1)
+echo "ours:    $ours"
+echo "pytorch: $torch"
+python3 - "$ours" "$torch" <<'PY'
+import json, sys
+ours, torch = (json.loads(s) for s in sys.argv[1:3])
+for key in ("train_images_per_second", "eval_images_per_second"):
+    print(f"{key}: ours {ours[key]} / pytorch {torch[key]} = {ours[key] / torch[key]:.2f}x")
+PY

@@ -1,0 +1,202 @@
+//! Per-image building blocks of a 3x3, stride-1, padding-1 convolution: im2col, col2im, and a
+//! bounds-checked wrapper over the `gemm` crate.
+//!
+//! Contract: plain slices in, plain slices out; no candle types, no threads. Every function works
+//! on ONE image, so the callers can spread images over threads. The column matrix of an image
+//! `(C, H, W)` is `(C*9, H*W)`, row-major, row `c*9 + ky*3 + kx` holding the input shifted by
+//! `(ky-1, kx-1)` with zeros where the shift leaves the image:
+//!
+//! ```text
+//! col[c*9 + ky*3 + kx][y*W + x] = x[c][y+ky-1][x+kx-1]   (0 outside)
+//! ```
+
+/// Sizes of one conv3x3 layer applied to one image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Geometry {
+    pub c_in: usize,
+    pub c_out: usize,
+    pub h: usize,
+    pub w: usize,
+}
+
+impl Geometry {
+    /// Rows of the column matrix (the gemm's inner dimension): `C_in * 9`.
+    pub fn k(&self) -> usize {
+        self.c_in * 9
+    }
+
+    /// Pixels per channel: `H * W`.
+    pub fn hw(&self) -> usize {
+        self.h * self.w
+    }
+
+    /// Elements of one input image `(C_in, H, W)`.
+    pub fn in_len(&self) -> usize {
+        self.c_in * self.hw()
+    }
+
+    /// Elements of one output image `(C_out, H, W)`.
+    pub fn out_len(&self) -> usize {
+        self.c_out * self.hw()
+    }
+
+    /// Elements of one column matrix `(C_in*9, H*W)`.
+    pub fn col_len(&self) -> usize {
+        self.k() * self.hw()
+    }
+}
+
+/// Fills `col` `(C*9, H*W)` from the image `x` `(C, H, W)`.
+///
+/// Requires `h, w >= 1` (checked by the ops before any kernel runs).
+pub fn im2col(x: &[f32], g: Geometry, col: &mut [f32]) {
+    let (h, w, hw) = (g.h, g.w, g.hw());
+    for c in 0..g.c_in {
+        let plane = &x[c * hw..(c + 1) * hw];
+        for ky in 0..3 {
+            for kx in 0..3 {
+                let row = &mut col[(c * 9 + ky * 3 + kx) * hw..][..hw];
+                for (y, dst) in row.chunks_exact_mut(w).enumerate() {
+                    // Source row y + ky - 1, written without going below zero.
+                    let Some(sy) = (y + ky).checked_sub(1).filter(|&sy| sy < h) else {
+                        dst.fill(0.0);
+                        continue;
+                    };
+                    let src = &plane[sy * w..(sy + 1) * w];
+                    // Whole-row copies shifted by one let the compiler use memcpy; only the
+                    // edge column is padding.
+                    match kx {
+                        0 => {
+                            dst[0] = 0.0;
+                            dst[1..].copy_from_slice(&src[..w - 1]);
+                        }
+                        1 => dst.copy_from_slice(src),
+                        _ => {
+                            dst[..w - 1].copy_from_slice(&src[1..]);
+                            dst[w - 1] = 0.0;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The adjoint of [`im2col`]: writes into `dx` `(C, H, W)` the sum of every column entry that was
+/// copied from each pixel. `dx` is overwritten, not accumulated into.
+pub fn col2im(col: &[f32], g: Geometry, dx: &mut [f32]) {
+    let (h, w, hw) = (g.h, g.w, g.hw());
+    dx.fill(0.0);
+    for c in 0..g.c_in {
+        let plane = &mut dx[c * hw..(c + 1) * hw];
+        for ky in 0..3 {
+            for kx in 0..3 {
+                let row = &col[(c * 9 + ky * 3 + kx) * hw..][..hw];
+                for (y, src) in row.chunks_exact(w).enumerate() {
+                    let Some(sy) = (y + ky).checked_sub(1).filter(|&sy| sy < h) else {
+                        continue;
+                    };
+                    let dst = &mut plane[sy * w..(sy + 1) * w];
+                    let (dst, src) = match kx {
+                        0 => (&mut dst[..w - 1], &src[1..]),
+                        1 => (&mut dst[..], src),
+                        _ => (&mut dst[1..], &src[..w - 1]),
+                    };
+                    for (d, s) in dst.iter_mut().zip(src) {
+                        *d += s;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A read-only matrix view: element `(i, j)` is `data[i * rs + j * cs]`. Transposing is swapping
+/// the strides, which gemm handles while packing, so no transposed copy is ever made.
+#[derive(Clone, Copy, Debug)]
+pub struct Mat<'a> {
+    pub data: &'a [f32],
+    pub rows: usize,
+    pub cols: usize,
+    pub rs: usize,
+    pub cs: usize,
+}
+
+impl<'a> Mat<'a> {
+    /// A row-major `(rows, cols)` matrix.
+    pub fn row_major(data: &'a [f32], rows: usize, cols: usize) -> Self {
+        Self {
+            data,
+            rows,
+            cols,
+            rs: cols,
+            cs: 1,
+        }
+    }
+
+    /// The transpose, as a view of the same data.
+    pub fn t(self) -> Self {
+        Self {
+            rows: self.cols,
+            cols: self.rows,
+            rs: self.cs,
+            cs: self.rs,
+            ..self
+        }
+    }
+
+    fn fits(&self, len: usize) -> bool {
+        self.rows == 0
+            || self.cols == 0
+            || (self.rows - 1) * self.rs + (self.cols - 1) * self.cs < len
+    }
+}
+
+/// `dst (m, n) = lhs (m, k) × rhs (k, n)`, or `dst += …` when `accumulate`; `dst` is row-major.
+///
+/// Runs on the calling thread: callers parallelise over images instead, which on small layers
+/// beats splitting each small gemm across threads.
+///
+/// # Panics
+/// If the shapes disagree or a view reaches past its slice (a bug in the caller, never input
+/// data: the ops validate shapes first).
+pub fn matmul(dst: &mut [f32], lhs: Mat, rhs: Mat, accumulate: bool) {
+    let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
+    assert_eq!(rhs.rows, k, "matmul: inner dimensions differ");
+    assert!(lhs.fits(lhs.data.len()) && rhs.fits(rhs.data.len()));
+    assert!(dst.len() >= m * n, "matmul: destination too small");
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            dst[..m * n].fill(0.0);
+        }
+        return;
+    }
+    // SAFETY: the asserts above keep every index gemm forms, `i*rs + j*cs` for i < rows and
+    // j < cols, inside the three slices; `dst` is borrowed mutably, so it aliases neither input.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            lhs.data.as_ptr(),
+            lhs.cs as isize,
+            lhs.rs as isize,
+            rhs.data.as_ptr(),
+            rhs.cs as isize,
+            rhs.rs as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        )
+    }
+}

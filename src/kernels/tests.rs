@@ -1,0 +1,140 @@
+//! The kernels against the reference they replace: candle's `conv2d` + bias + `relu`, forward and
+//! every gradient, on seeded random data.
+//!
+//! Tolerance: `max |ours - reference| <= 1e-4 * max(1, max |reference|)`, per tensor. The two
+//! sum the same products in different orders, so they differ by float rounding only.
+
+use candle_core::{Device, Tensor, Var};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::conv3x3_relu;
+
+const TOLERANCE: f32 = 1e-4;
+
+fn random(rng: &mut ChaCha8Rng, shape: &[usize]) -> Tensor {
+    let n = shape.iter().product();
+    let v: Vec<f32> = (0..n).map(|_| rng.random_range(-1.0..1.0)).collect();
+    Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
+}
+
+fn assert_close(what: &str, ours: &Tensor, reference: &Tensor) {
+    assert_eq!(ours.dims(), reference.dims(), "{what}: shapes differ");
+    let ours = ours.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let reference = reference.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let scale = reference.iter().fold(1f32, |m, v| m.max(v.abs()));
+    let diff = ours
+        .iter()
+        .zip(&reference)
+        .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert!(
+        diff <= TOLERANCE * scale,
+        "{what}: max difference {diff} exceeds {TOLERANCE} x {scale}"
+    );
+}
+
+/// The reference: what `Conv3x3` computed before the kernels existed.
+fn reference(xs: &Tensor, w: &Tensor, b: &Tensor) -> Tensor {
+    let c_out = b.dim(0).unwrap();
+    xs.conv2d(w, 1, 1, 1, 1)
+        .unwrap()
+        .broadcast_add(&b.reshape((1, c_out, 1, 1)).unwrap())
+        .unwrap()
+        .relu()
+        .unwrap()
+}
+
+/// Checks the forward pass and the gradients of `sum(y * r)` for a random `r`, which makes
+/// every output element's gradient different.
+fn check(batch: usize, c_in: usize, c_out: usize, side: usize, seed: u64) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let what = format!("B={batch} C_in={c_in} C_out={c_out} side={side}");
+    let x = Var::from_tensor(&random(&mut rng, &[batch, c_in, side, side])).unwrap();
+    let w = Var::from_tensor(&random(&mut rng, &[c_out, c_in, 3, 3])).unwrap();
+    let b = Var::from_tensor(&random(&mut rng, &[c_out])).unwrap();
+    let r = random(&mut rng, &[batch, c_out, side, side]);
+
+    let ours = conv3x3_relu(&x, &w, &b).unwrap();
+    let theirs = reference(&x, &w, &b);
+    assert_close(&format!("{what} forward"), &ours, &theirs);
+
+    let g_ours = (&ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
+    let g_theirs = (&theirs * &r)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    for (name, var) in [("input", &x), ("weight", &w), ("bias", &b)] {
+        let (Some(a), Some(e)) = (g_ours.get(var), g_theirs.get(var)) else {
+            panic!("{what}: missing {name} gradient");
+        };
+        assert_close(&format!("{what} {name} gradient"), a, e);
+    }
+}
+
+#[test]
+fn matches_candle_first_layer_shapes() {
+    check(1, 1, 5, 28, 1);
+    check(3, 1, 32, 28, 2);
+}
+
+#[test]
+fn matches_candle_inner_layer_shapes() {
+    check(3, 8, 16, 14, 3);
+    check(1, 3, 5, 7, 4);
+    check(3, 8, 32, 7, 5);
+    check(3, 32, 16, 14, 6);
+}
+
+#[test]
+fn matches_candle_on_odd_rectangular_images() {
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let x = random(&mut rng, &[2, 3, 5, 1]);
+    let w = random(&mut rng, &[5, 3, 3, 3]);
+    let b = random(&mut rng, &[5]);
+    let ours = conv3x3_relu(&x, &w, &b).unwrap();
+    assert_close("5x1 image", &ours, &reference(&x, &w, &b));
+}
+
+#[test]
+fn skips_the_input_gradient_of_a_plain_tensor() {
+    let mut rng = ChaCha8Rng::seed_from_u64(8);
+    let x = random(&mut rng, &[2, 1, 7, 7]);
+    let w = Var::from_tensor(&random(&mut rng, &[4, 1, 3, 3])).unwrap();
+    let b = Var::from_tensor(&random(&mut rng, &[4])).unwrap();
+    let grads = conv3x3_relu(&x, &w, &b)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    assert!(grads.get(&x).is_none());
+    let reference = reference(&x, &w, &b).sum_all().unwrap().backward().unwrap();
+    assert_close(
+        "weight gradient",
+        grads.get(&w).unwrap(),
+        reference.get(&w).unwrap(),
+    );
+}
+
+#[test]
+fn accepts_non_contiguous_input() {
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let x = random(&mut rng, &[2, 3, 7, 7]).transpose(2, 3).unwrap();
+    let w = random(&mut rng, &[4, 3, 3, 3]);
+    let b = random(&mut rng, &[4]);
+    let ours = conv3x3_relu(&x, &w, &b).unwrap();
+    assert_close("transposed input", &ours, &reference(&x, &w, &b));
+}
+
+#[test]
+fn rejects_mismatched_shapes() {
+    let mut rng = ChaCha8Rng::seed_from_u64(10);
+    let x = random(&mut rng, &[1, 2, 7, 7]);
+    let b = random(&mut rng, &[4]);
+    assert!(conv3x3_relu(&x, &random(&mut rng, &[4, 3, 3, 3]), &b).is_err());
+    assert!(conv3x3_relu(&x, &random(&mut rng, &[4, 2, 5, 5]), &b).is_err());
+    assert!(conv3x3_relu(&x, &random(&mut rng, &[5, 2, 3, 3]), &b).is_err());
+    assert!(conv3x3_relu(&x.to_dtype(candle_core::DType::F64).unwrap(), &x, &b).is_err());
+}
