@@ -213,7 +213,12 @@ impl Module for Vgg {
             for conv in convs {
                 xs = conv.forward(&xs)?; // (B, w, s, s), ReLU applied
             }
-            xs = xs.max_pool2d(2)?; // (B, w, s/2, s/2)
+            // The CPU kernel's backward is one pass instead of candle's eight.
+            xs = if xs.device().is_cpu() {
+                crate::kernels::max_pool2x2(&xs)? // (B, w, s/2, s/2)
+            } else {
+                xs.max_pool2d(2)?
+            };
         }
         let mut xs = xs.flatten_from(1)?; // (B, w2 * 49)
         if let Some(hidden) = &self.hidden {

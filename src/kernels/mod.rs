@@ -1,5 +1,5 @@
-//! CPU kernels for the model's hot spot: a fused 3x3 convolution (padding 1, stride 1) + bias +
-//! ReLU, forward and backward, as candle custom ops built on im2col + gemm.
+//! CPU kernels for the model's hot spots: a fused 3x3 convolution (padding 1, stride 1) + bias +
+//! ReLU built on im2col + gemm, and 2x2 max-pooling; forward and backward, as candle custom ops.
 //!
 //! Contract: [`conv3x3_relu`] computes exactly what candle's
 //! `relu(x.conv2d(w, 1, 1, 1, 1) + bias)` computes (to float rounding), with gradients for the
@@ -21,8 +21,11 @@
 
 mod conv_op;
 mod im2col;
+mod pool;
 #[cfg(test)]
 mod tests;
+
+use std::cell::RefCell;
 
 use candle_core::{bail, DType, Result, Tensor};
 
@@ -55,8 +58,43 @@ pub fn conv3x3_relu(xs: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tenso
     )
 }
 
+thread_local! {
+    /// Each thread's column-matrix buffer, kept between calls: allocating ~1 MB per image or per
+    /// op showed up as page faults (a tenth of training time) in `perf`.
+    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on this thread's scratch buffer of `len` floats (unspecified contents).
+fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            if buf.len() < len {
+                buf.resize(len, 0.0);
+            }
+            f(&mut buf[..len])
+        }
+        // Only reachable if `f` itself re-entered a kernel on this thread; stay correct.
+        Err(_) => f(&mut vec![0f32; len]),
+    })
+}
+
+/// `max_pool2d(2)` on the CPU, with a one-pass backward ([`pool`] says how ties differ from
+/// candle's).
+///
+/// # Shapes
+/// `xs`: `(B, C, H, W)` → `(B, C, H/2, W/2)`.
+///
+/// # Errors
+/// If `xs` is not an f32 CPU tensor of rank 4 with sides of at least 2.
+pub fn max_pool2x2(xs: &Tensor) -> Result<Tensor> {
+    if !xs.device().is_cpu() || xs.dtype() != DType::F32 {
+        bail!("max_pool2x2: needs an f32 CPU tensor")
+    }
+    xs.contiguous()?.apply_op1(pool::MaxPool2x2)
+}
+
 /// Calls `f(i, out_i, scratch)` for every image `i`, where `out_i` is the `i`-th chunk of
-/// `per_image` elements of `out` and `scratch` holds `scratch_len` floats of reusable, unspecified
+/// `per_image` elements of `out` and `scratch` holds `scratch_len` floats of unspecified
 /// contents. Images run in parallel natively.
 #[cfg(not(target_arch = "wasm32"))]
 fn for_each_image<F>(out: &mut [f32], per_image: usize, scratch_len: usize, f: F)
@@ -66,7 +104,7 @@ where
     use rayon::prelude::*;
     out.par_chunks_mut(per_image.max(1))
         .enumerate()
-        .for_each_init(|| vec![0f32; scratch_len], |col, (i, o)| f(i, o, col));
+        .for_each(|(i, o)| with_scratch(scratch_len, |col| f(i, o, col)));
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -74,9 +112,8 @@ fn for_each_image<F>(out: &mut [f32], per_image: usize, scratch_len: usize, f: F
 where
     F: Fn(usize, &mut [f32], &mut [f32]),
 {
-    let mut col = vec![0f32; scratch_len];
     for (i, o) in out.chunks_mut(per_image.max(1)).enumerate() {
-        f(i, o, &mut col);
+        with_scratch(scratch_len, |col| f(i, o, col));
     }
 }
 
@@ -91,13 +128,12 @@ where
     (0..n)
         .into_par_iter()
         .fold(
-            || (vec![0f32; len], vec![0f32; scratch_len]),
-            |(mut acc, mut col), i| {
-                f(i, &mut acc, &mut col);
-                (acc, col)
+            || vec![0f32; len],
+            |mut acc, i| {
+                with_scratch(scratch_len, |col| f(i, &mut acc, col));
+                acc
             },
         )
-        .map(|(acc, _)| acc)
         .reduce(
             || vec![0f32; len],
             |mut a, b| {
@@ -112,9 +148,9 @@ fn sum_over_images<F>(n: usize, len: usize, scratch_len: usize, f: F) -> Vec<f32
 where
     F: Fn(usize, &mut [f32], &mut [f32]),
 {
-    let (mut acc, mut col) = (vec![0f32; len], vec![0f32; scratch_len]);
+    let mut acc = vec![0f32; len];
     for i in 0..n {
-        f(i, &mut acc, &mut col);
+        with_scratch(scratch_len, |col| f(i, &mut acc, col));
     }
     acc
 }

@@ -8,7 +8,7 @@ use candle_core::{Device, Tensor, Var};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::conv3x3_relu;
+use super::{conv3x3_relu, max_pool2x2};
 
 const TOLERANCE: f32 = 1e-4;
 
@@ -137,4 +137,52 @@ fn rejects_mismatched_shapes() {
     assert!(conv3x3_relu(&x, &random(&mut rng, &[4, 2, 5, 5]), &b).is_err());
     assert!(conv3x3_relu(&x, &random(&mut rng, &[5, 2, 3, 3]), &b).is_err());
     assert!(conv3x3_relu(&x.to_dtype(candle_core::DType::F64).unwrap(), &x, &b).is_err());
+}
+
+/// The max-pool gradient by definition, one window at a time: the output gradient lands on the
+/// window's maximum (PyTorch's rule). Candle's own backward is no reference here: it scales each
+/// gradient by the window's mean of the "is maximum" mask, i.e. by 1/4 when the maximum is unique.
+fn pool_grad_reference(x: &[f32], r: &[f32], side: usize) -> Vec<f32> {
+    let (o, mut dx) = (side / 2, vec![0f32; x.len()]);
+    for (p, rp) in r.chunks(o * o).enumerate() {
+        for (k, &g) in rp.iter().enumerate() {
+            let (oy, ox) = (k / o, k % o);
+            let window = [(0, 0), (0, 1), (1, 0), (1, 1)]
+                .map(|(dy, dx)| p * side * side + (2 * oy + dy) * side + 2 * ox + dx);
+            let best = window
+                .into_iter()
+                .fold(window[0], |b, i| if x[i] > x[b] { i } else { b });
+            dx[best] += g;
+        }
+    }
+    dx
+}
+
+#[test]
+fn max_pool_matches_candle_forward_and_reference_gradient() {
+    // Random values have no ties, where implementations may split the gradient differently.
+    for (shape, seed) in [
+        ([3, 5, 28, 28], 11),
+        ([1, 16, 14, 14], 12),
+        ([2, 3, 8, 8], 13),
+    ] {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let x = Var::from_tensor(&random(&mut rng, &shape)).unwrap();
+        let ours = max_pool2x2(&x).unwrap();
+        assert_close(
+            &format!("{shape:?} pool forward"),
+            &ours,
+            &x.max_pool2d(2).unwrap(),
+        );
+        let r = random(&mut rng, ours.dims());
+        let grads = (&ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
+        let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let expected = pool_grad_reference(&flat(&x), &flat(&r), shape[2]);
+        let expected = Tensor::from_vec(expected, &shape, &Device::Cpu).unwrap();
+        assert_close(
+            &format!("{shape:?} pool gradient"),
+            grads.get(&x).unwrap(),
+            &expected,
+        );
+    }
 }
