@@ -6,18 +6,18 @@
 # Needs PyTorch in a venv (once):
 #   python3 -m venv /tmp/torchref && /tmp/torchref/bin/pip install -q torch
 # Environment: TORCH_PYTHON (default /tmp/torchref/bin/python), SHARED (default ../shared),
-#              BENCH_CMD (default: cargo run --release --example bench --).
+#              BENCH_CMD (default: target/release/vgg-mnist bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 W1=${1:-32} W2=${2:-64} BS=${3:-64} BATCHES=${4:-200}
 SHARED=${SHARED:-../shared}
 TORCH_PYTHON=${TORCH_PYTHON:-/tmp/torchref/bin/python}
-read -r -a BENCH_CMD <<< "${BENCH_CMD:-cargo run --quiet --release --example bench --}"
+read -r -a BENCH_CMD <<< "${BENCH_CMD:-target/release/vgg-mnist bench}"
 ARGS=(--widths "$W1" "$W2" --batch-size "$BS" --batches "$BATCHES" --data-dir "$SHARED/mnist")
 
 # Build first, so compilation does not overlap either measurement.
-cargo build --quiet --release --example bench
+cargo build --quiet --release
 ours=$("${BENCH_CMD[@]}" "${ARGS[@]}" | tail -n 1)
 torch=$("$TORCH_PYTHON" "$SHARED/bench/torch_reference.py" "${ARGS[@]}" 2>/dev/null | tail -n 1)
 echo "ours:    $ours"

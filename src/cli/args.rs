@@ -27,6 +27,8 @@ pub enum Command {
     Eval(EvalArgs),
     /// Predict the digits in PNG/JPEG images.
     Predict(PredictArgs),
+    /// Measure training and evaluation images/s (one JSON line, comparable with PyTorch).
+    Bench(BenchArgs),
 }
 
 impl Default for Command {
@@ -102,4 +104,18 @@ pub struct PredictArgs {
     /// PNG or JPEG images, each showing one digit (any size, dark-on-light or light-on-dark).
     #[arg(required = true)]
     pub images: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// Channel widths of the two conv blocks (space- or comma-separated, like the PyTorch script).
+    #[arg(long, num_args = 1..=2, value_delimiter = ',', default_values_t = [32, 64])]
+    pub widths: Vec<usize>,
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// Timed training batches.
+    #[arg(long, default_value_t = 200)]
+    pub batches: usize,
+    #[arg(long, default_value = "www/data")]
+    pub data_dir: PathBuf,
 }

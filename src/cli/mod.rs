@@ -2,6 +2,7 @@
 //! core. Every user error ends in a one-line `error: …` message and exit code 1, never a panic.
 
 mod args;
+mod bench;
 mod device;
 mod eval;
 mod files;
@@ -22,6 +23,7 @@ pub fn main() -> ExitCode {
         Command::Train(a) => train::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Predict(a) => predict::run(a),
+        Command::Bench(a) => bench::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,9 +12,7 @@
 //! dbias         = Σ_{b, hw} g
 //! ```
 
-use candle_core::{
-    bail, CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor,
-};
+use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 
 use super::im2col::{col2im, im2col, matmul, Geometry, Mat};
 use super::{for_each_image, sum_over_images};
@@ -22,10 +20,7 @@ use super::{for_each_image, sum_over_images};
 /// The contiguous f32 data behind `(storage, layout)`.
 fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&'a [f32]> {
     let Some((start, end)) = l.contiguous_offsets() else {
-        bail!(
-            "{op}: expected a contiguous tensor, got strides {:?}",
-            l.stride()
-        )
+        bail!("{op}: expected a contiguous tensor, got strides {:?}", l.stride())
     };
     Ok(&s.as_slice::<f32>()?[start..end])
 }
@@ -38,12 +33,7 @@ fn weight_geometry(w: &[usize], h: usize, wd: usize, op: &str) -> Result<Geometr
     if c_in == 0 || c_out == 0 || h == 0 || wd == 0 {
         bail!("{op}: zero-sized convolution (weights {w:?}, image {h}x{wd})")
     }
-    Ok(Geometry {
-        c_in,
-        c_out,
-        h,
-        w: wd,
-    })
+    Ok(Geometry { c_in, c_out, h, w: wd })
 }
 
 /// Batch and geometry of a conv of `x` `(B, C_in, H, W)` with weights `(C_out, C_in, 3, 3)`.
@@ -121,14 +111,8 @@ impl CustomOp3 for Conv3x3Relu {
         } else {
             None
         };
-        let dw = w
-            .track_op()
-            .then(|| x.apply_op2_no_bwd(&g, &WeightGrad))
-            .transpose()?;
-        let db = bias
-            .track_op()
-            .then(|| g.apply_op1_no_bwd(&BiasGrad))
-            .transpose()?;
+        let dw = w.track_op().then(|| x.apply_op2_no_bwd(&g, &WeightGrad)).transpose()?;
+        let db = bias.track_op().then(|| g.apply_op1_no_bwd(&BiasGrad)).transpose()?;
         Ok((dx, dw, db))
     }
 }
@@ -141,25 +125,11 @@ impl CustomOp2 for ReluMask {
         "conv3x3-relu-mask"
     }
 
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
         if l1.dims() != l2.dims() {
-            bail!(
-                "{}: shapes {:?} and {:?} differ",
-                self.name(),
-                l1.dims(),
-                l2.dims()
-            )
+            bail!("{}: shapes {:?} and {:?} differ", self.name(), l1.dims(), l2.dims())
         }
-        let (grad, y) = (
-            f32_slice(s1, l1, self.name())?,
-            f32_slice(s2, l2, self.name())?,
-        );
+        let (grad, y) = (f32_slice(s1, l1, self.name())?, f32_slice(s2, l2, self.name())?);
         let g = grad
             .iter()
             .zip(y)
@@ -177,27 +147,14 @@ impl CustomOp2 for InputGrad {
         "conv3x3-input-grad"
     }
 
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
         let name = self.name();
         let &[b, c_out, h, wd] = l1.dims() else {
-            bail!(
-                "{name}: expected a (B, O, H, W) gradient, got {:?}",
-                l1.dims()
-            )
+            bail!("{name}: expected a (B, O, H, W) gradient, got {:?}", l1.dims())
         };
         let g = weight_geometry(l2.dims(), h, wd, name)?;
         if g.c_out != c_out {
-            bail!(
-                "{name}: gradient {:?} does not fit weights {:?}",
-                l1.dims(),
-                l2.dims()
-            )
+            bail!("{name}: gradient {:?} does not fit weights {:?}", l1.dims(), l2.dims())
         }
         let (dy, w) = (f32_slice(s1, l1, name)?, f32_slice(s2, l2, name)?);
         let wt = Mat::row_major(w, g.c_out, g.k()).t(); // (K, O)
@@ -219,13 +176,7 @@ impl CustomOp2 for WeightGrad {
         "conv3x3-weight-grad"
     }
 
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
         let name = self.name();
         let (xd, gd) = (l1.dims(), l2.dims());
         let (&[b, c_in, h, wd], &[gb, c_out, gh, gw]) = (xd, gd) else {
@@ -256,11 +207,7 @@ impl CustomOp1 for BiasGrad {
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let &[_, c_out, h, w] = l.dims() else {
-            bail!(
-                "{}: expected a (B, O, H, W) gradient, got {:?}",
-                self.name(),
-                l.dims()
-            )
+            bail!("{}: expected a (B, O, H, W) gradient, got {:?}", self.name(), l.dims())
         };
         let dy = f32_slice(s, l, self.name())?;
         let mut db = vec![0f32; c_out];

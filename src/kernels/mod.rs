@@ -51,11 +51,8 @@ pub fn conv3x3_relu(xs: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tenso
         }
     }
     // The ops read raw slices; `contiguous` is free when the tensor already is.
-    xs.contiguous()?.apply_op3(
-        &weight.contiguous()?,
-        &bias.contiguous()?,
-        conv_op::Conv3x3Relu,
-    )
+    xs.contiguous()?
+        .apply_op3(&weight.contiguous()?, &bias.contiguous()?, conv_op::Conv3x3Relu)
 }
 
 thread_local! {

@@ -61,9 +61,7 @@ impl CustomOp1 for MaxPool2x2 {
     }
 
     fn bwd(&self, x: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        Ok(Some(
-            x.apply_op2_no_bwd(&grad.contiguous()?, &MaxPool2x2Grad)?,
-        ))
+        Ok(Some(x.apply_op2_no_bwd(&grad.contiguous()?, &MaxPool2x2Grad)?))
     }
 }
 
@@ -75,26 +73,13 @@ impl CustomOp2 for MaxPool2x2Grad {
         "max-pool-2x2-grad"
     }
 
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
         let (planes, h, w, oh, ow) = dims(l1, self.name())?;
         let d = l1.dims();
         if l2.dims() != [d[0], d[1], oh, ow] {
-            bail!(
-                "{}: gradient {:?} does not fit input {d:?}",
-                self.name(),
-                l2.dims()
-            )
+            bail!("{}: gradient {:?} does not fit input {d:?}", self.name(), l2.dims())
         }
-        let (x, dy) = (
-            f32_slice(s1, l1, self.name())?,
-            f32_slice(s2, l2, self.name())?,
-        );
+        let (x, dy) = (f32_slice(s1, l1, self.name())?, f32_slice(s2, l2, self.name())?);
         let mut dx = vec![0f32; planes * h * w]; // (B, C, H, W)
         let planes_in = x.chunks_exact(h * w).zip(dx.chunks_exact_mut(h * w));
         for ((plane, dplane), dy) in planes_in.zip(dy.chunks_exact(oh * ow)) {

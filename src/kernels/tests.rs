@@ -23,10 +23,7 @@ fn assert_close(what: &str, ours: &Tensor, reference: &Tensor) {
     let ours = ours.flatten_all().unwrap().to_vec1::<f32>().unwrap();
     let reference = reference.flatten_all().unwrap().to_vec1::<f32>().unwrap();
     let scale = reference.iter().fold(1f32, |m, v| m.max(v.abs()));
-    let diff = ours
-        .iter()
-        .zip(&reference)
-        .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    let diff = ours.iter().zip(&reference).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
     assert!(
         diff <= TOLERANCE * scale,
         "{what}: max difference {diff} exceeds {TOLERANCE} x {scale}"
@@ -59,12 +56,7 @@ fn check(batch: usize, c_in: usize, c_out: usize, side: usize, seed: u64) {
     assert_close(&format!("{what} forward"), &ours, &theirs);
 
     let g_ours = (&ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
-    let g_theirs = (&theirs * &r)
-        .unwrap()
-        .sum_all()
-        .unwrap()
-        .backward()
-        .unwrap();
+    let g_theirs = (&theirs * &r).unwrap().sum_all().unwrap().backward().unwrap();
     for (name, var) in [("input", &x), ("weight", &w), ("bias", &b)] {
         let (Some(a), Some(e)) = (g_ours.get(var), g_theirs.get(var)) else {
             panic!("{what}: missing {name} gradient");
@@ -103,19 +95,10 @@ fn skips_the_input_gradient_of_a_plain_tensor() {
     let x = random(&mut rng, &[2, 1, 7, 7]);
     let w = Var::from_tensor(&random(&mut rng, &[4, 1, 3, 3])).unwrap();
     let b = Var::from_tensor(&random(&mut rng, &[4])).unwrap();
-    let grads = conv3x3_relu(&x, &w, &b)
-        .unwrap()
-        .sum_all()
-        .unwrap()
-        .backward()
-        .unwrap();
+    let grads = conv3x3_relu(&x, &w, &b).unwrap().sum_all().unwrap().backward().unwrap();
     assert!(grads.get(&x).is_none());
     let reference = reference(&x, &w, &b).sum_all().unwrap().backward().unwrap();
-    assert_close(
-        "weight gradient",
-        grads.get(&w).unwrap(),
-        reference.get(&w).unwrap(),
-    );
+    assert_close("weight gradient", grads.get(&w).unwrap(), reference.get(&w).unwrap());
 }
 
 #[test]
@@ -147,8 +130,8 @@ fn pool_grad_reference(x: &[f32], r: &[f32], side: usize) -> Vec<f32> {
     for (p, rp) in r.chunks(o * o).enumerate() {
         for (k, &g) in rp.iter().enumerate() {
             let (oy, ox) = (k / o, k % o);
-            let window = [(0, 0), (0, 1), (1, 0), (1, 1)]
-                .map(|(dy, dx)| p * side * side + (2 * oy + dy) * side + 2 * ox + dx);
+            let window =
+                [(0, 0), (0, 1), (1, 0), (1, 1)].map(|(dy, dx)| p * side * side + (2 * oy + dy) * side + 2 * ox + dx);
             let best = window
                 .into_iter()
                 .fold(window[0], |b, i| if x[i] > x[b] { i } else { b });
@@ -161,28 +144,16 @@ fn pool_grad_reference(x: &[f32], r: &[f32], side: usize) -> Vec<f32> {
 #[test]
 fn max_pool_matches_candle_forward_and_reference_gradient() {
     // Random values have no ties, where implementations may split the gradient differently.
-    for (shape, seed) in [
-        ([3, 5, 28, 28], 11),
-        ([1, 16, 14, 14], 12),
-        ([2, 3, 8, 8], 13),
-    ] {
+    for (shape, seed) in [([3, 5, 28, 28], 11), ([1, 16, 14, 14], 12), ([2, 3, 8, 8], 13)] {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let x = Var::from_tensor(&random(&mut rng, &shape)).unwrap();
         let ours = max_pool2x2(&x).unwrap();
-        assert_close(
-            &format!("{shape:?} pool forward"),
-            &ours,
-            &x.max_pool2d(2).unwrap(),
-        );
+        assert_close(&format!("{shape:?} pool forward"), &ours, &x.max_pool2d(2).unwrap());
         let r = random(&mut rng, ours.dims());
         let grads = (&ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
         let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
         let expected = pool_grad_reference(&flat(&x), &flat(&r), shape[2]);
         let expected = Tensor::from_vec(expected, &shape, &Device::Cpu).unwrap();
-        assert_close(
-            &format!("{shape:?} pool gradient"),
-            grads.get(&x).unwrap(),
-            &expected,
-        );
+        assert_close(&format!("{shape:?} pool gradient"), grads.get(&x).unwrap(), &expected);
     }
 }

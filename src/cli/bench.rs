@@ -1,0 +1,28 @@
+//! `vgg-mnist bench`: training and evaluation throughput of the real `Trainer`, printed as one
+//! JSON line with the same fields as `shared/bench/torch_reference.py`, so
+//! `scripts/bench_vs_torch.sh` can divide the two.
+
+use anyhow::Result;
+use vgg_mnist::bench::{run_bench, BenchConfig};
+
+use super::args::BenchArgs;
+use super::files;
+
+pub fn run(args: BenchArgs) -> Result<()> {
+    let [w1, w2] = args.widths[..] else {
+        anyhow::bail!(
+            "--widths takes two numbers, e.g. --widths 32 64 (got {:?})",
+            args.widths
+        );
+    };
+    let data = files::load_mnist(&args.data_dir)?;
+    let config = BenchConfig {
+        widths: [w1, w2],
+        batch_size: args.batch_size,
+        batches: args.batches,
+        ..BenchConfig::default()
+    };
+    let result = run_bench(&config, &data)?;
+    println!("{}", serde_json::to_string(&result)?);
+    Ok(())
+}
