@@ -24,8 +24,10 @@ pub fn select(arg: DeviceArg) -> Result<Device> {
     }
 }
 
-/// Opens GPU 0. cudarc loads libcuda at run time and panics when it is missing, so that panic is
-/// caught (and kept off the terminal) and turned into an error.
+/// Opens GPU 0. candle links cudarc with `dynamic-linking`, so a cuda build whose machine lacks
+/// the driver library (libcuda.so.1) is stopped by the dynamic loader before `main`; one with the
+/// driver but no usable GPU gets an error from `cuInit` here. A panic from the CUDA layer is still
+/// caught (and kept off the terminal) and turned into an error, so `--device auto` can fall back.
 fn cuda() -> Result<Device> {
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
@@ -33,7 +35,8 @@ fn cuda() -> Result<Device> {
     std::panic::set_hook(hook);
     match result {
         Ok(Ok(device)) => Ok(device),
-        Ok(Err(e)) => bail!("{e}"),
+        // candle appends a backtrace on further lines when RUST_BACKTRACE is set; keep one line.
+        Ok(Err(e)) => bail!("{}", e.to_string().lines().next().unwrap_or_default()),
         Err(panic) => {
             let msg = panic
                 .downcast_ref::<String>()
