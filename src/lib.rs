@@ -13,6 +13,7 @@
 //! - [`metrics`]: confusion matrix and per-class metrics
 //! - [`checkpoint`]: weights ↔ safetensors bytes
 //! - [`preprocess`]: a drawing → MNIST-style 28x28 input
+//! - `web` (wasm32 only): the Yew app and the training Web Worker
 
 pub mod augment;
 pub mod checkpoint;
@@ -23,3 +24,6 @@ pub mod model;
 pub mod preprocess;
 pub mod schedule;
 pub mod train;
+
+#[cfg(target_arch = "wasm32")]
+pub mod web;
