@@ -88,7 +88,11 @@ pub fn ConfusionView(props: &ConfusionViewProps) -> Html {
 }
 
 fn pct(v: f64, support: u64) -> String {
-    if support == 0 { "–".into() } else { format!("{:.0}", v * 100.0) }
+    if support == 0 {
+        "–".into()
+    } else {
+        format!("{:.0}", v * 100.0)
+    }
 }
 
 /// The held-out images of the selected cell.
@@ -105,7 +109,11 @@ fn examples(props: &ConfusionViewProps) -> Html {
         .filter(|(_, (&pred, &truth))| truth as usize == t && pred as usize == p)
         .map(|(i, _)| i)
         .collect();
-    let what = if t == p { "correctly classified" } else { "misclassified" };
+    let what = if t == p {
+        "correctly classified"
+    } else {
+        "misclassified"
+    };
     html! {
         <div class="examples" data-testid="cell-examples">
             <h3>{ format!("True {t}, predicted {p}: {} {what} test images", hits.len()) }</h3>

@@ -38,7 +38,8 @@ pub async fn restore_trained(dispatch: UseReducerDispatcher<AppState>) {
             activate: false,
         });
         dispatch.dispatch(Action::Notice(Some(
-            "Restored the model you trained earlier in this browser (choose \"Trained here\").".into(),
+            "Restored the model you trained earlier in this browser (choose \"Trained here\")."
+                .into(),
         )));
     }
 }

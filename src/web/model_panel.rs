@@ -9,9 +9,9 @@
 use std::rc::Rc;
 
 use js_sys::{Array, Uint8Array};
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{Blob, BlobPropertyBag, HtmlAnchorElement, HtmlInputElement, Url};
-use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
 use super::fetch::describe;

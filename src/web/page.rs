@@ -77,8 +77,11 @@ pub fn Page() -> Html {
 
     // A new model re-predicts what is on the canvas.
     {
-        let (predictor, last_drawing, dispatch) =
-            (state.predictor.clone(), last_drawing.clone(), dispatch.clone());
+        let (predictor, last_drawing, dispatch) = (
+            state.predictor.clone(),
+            last_drawing.clone(),
+            dispatch.clone(),
+        );
         let key = predictor.as_ref().map(|p| Rc::as_ptr(p) as usize);
         use_effect_with(key, move |_| {
             if let (Some(p), Some(d)) = (&predictor, last_drawing.borrow().as_ref()) {
@@ -100,8 +103,12 @@ pub fn Page() -> Html {
     };
 
     let on_command = {
-        let (bridge, dispatch, start, settings) =
-            (bridge.clone(), dispatch.clone(), start.clone(), state.settings.clone());
+        let (bridge, dispatch, start, settings) = (
+            bridge.clone(),
+            dispatch.clone(),
+            start.clone(),
+            state.settings.clone(),
+        );
         Callback::from(move |c: TrainCommand| match c {
             TrainCommand::Start => start.emit(settings.clone()),
             TrainCommand::Pause => bridge.send(WorkerInput::Pause),
@@ -116,8 +123,12 @@ pub fn Page() -> Html {
     };
 
     let on_retry = {
-        let (bridge, dispatch, start, settings) =
-            (bridge.clone(), dispatch.clone(), start.clone(), state.settings.clone());
+        let (bridge, dispatch, start, settings) = (
+            bridge.clone(),
+            dispatch.clone(),
+            start.clone(),
+            state.settings.clone(),
+        );
         Callback::from(move |kind: ErrorKind| {
             dispatch.dispatch(Action::DismissError);
             match kind {
@@ -159,7 +170,11 @@ pub fn Page() -> Html {
         || "Loading the pretrained model…".to_string(),
         |p| describe_model(p),
     );
-    let placeholder = if s.predictor.is_some() { "draw a digit" } else { "loading the model…" };
+    let placeholder = if s.predictor.is_some() {
+        "draw a digit"
+    } else {
+        "loading the model…"
+    };
     let test_accuracy = s.last_eval.as_ref().map(|r| r.accuracy);
     let training_live = matches!(s.run_state(), RunState::Training | RunState::Loading);
 

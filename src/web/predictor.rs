@@ -64,7 +64,11 @@ impl Predictor {
             other => PredictError::Preprocess(other),
         })?;
         let xs = preprocess::to_input(&[input], &Device::Cpu)?; // (1, 1, 28, 28)
-        let probabilities = self.model.probabilities(&xs)?.flatten_all()?.to_vec1::<f32>()?; // (10,)
+        let probabilities = self
+            .model
+            .probabilities(&xs)?
+            .flatten_all()?
+            .to_vec1::<f32>()?; // (10,)
         let digit = probabilities
             .iter()
             .enumerate()

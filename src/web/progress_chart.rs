@@ -39,7 +39,10 @@ pub fn ProgressChart(props: &ProgressChartProps) -> Html {
     let fmt = |l: Option<&(usize, f32)>| l.map(|&(_, l)| format!("{l:.4}")).unwrap_or_default();
     let (first_loss, end_loss) = (fmt(props.loss.first()), fmt(props.loss.last()));
     let last_loss = props.loss.last().map(|&(_, l)| format!("loss {l:.3}"));
-    let last_acc = props.accuracy.last().map(|&(_, a)| format!("test acc {:.1}%", a * 100.0));
+    let last_acc = props
+        .accuracy
+        .last()
+        .map(|&(_, a)| format!("test acc {:.1}%", a * 100.0));
     html! {
         <figure class="chart" data-testid="progress-chart" data-points={props.loss.len().to_string()}
                 data-first-loss={first_loss} data-last-loss={end_loss}>

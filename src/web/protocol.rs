@@ -32,10 +32,14 @@ pub enum FailureKind {
     Training,
 }
 
+// Each message is built once and moved once; boxing the large variants would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum WorkerOutput {
     /// Fetching and decoding MNIST (`what` says which part).
-    Loading { what: String },
+    Loading {
+        what: String,
+    },
     /// The run has begun.
     Started {
         total_steps: usize,
@@ -53,8 +57,13 @@ pub enum WorkerOutput {
     Paused,
     Resumed,
     /// The run ended: all epochs done (`stopped == false`) or stopped by the user.
-    Finished { stopped: bool },
-    Failed { kind: FailureKind, message: String },
+    Finished {
+        stopped: bool,
+    },
+    Failed {
+        kind: FailureKind,
+        message: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -39,7 +39,10 @@ impl RunState {
 
     /// A run exists in the worker (it can be paused or stopped).
     pub fn is_active(self) -> bool {
-        matches!(self, RunState::Loading | RunState::Training | RunState::Paused)
+        matches!(
+            self,
+            RunState::Loading | RunState::Training | RunState::Paused
+        )
     }
 }
 
@@ -105,6 +108,8 @@ pub struct AppState {
     pub notice: Option<String>,
 }
 
+// Actions are dispatched one at a time; their size does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Action {
     SetSettings(TrainSettings),
     /// The user asked for a new run.
@@ -228,7 +233,10 @@ impl Reducible for AppState {
                 s.run = Some(RunState::Loading);
                 s.progress = RunProgress::default();
                 s.follow_training = true;
-                if matches!(s.error.as_ref().map(|e| e.kind), Some(ErrorKind::Training(_))) {
+                if matches!(
+                    s.error.as_ref().map(|e| e.kind),
+                    Some(ErrorKind::Training(_))
+                ) {
                     s.error = None;
                 }
             }
@@ -256,7 +264,10 @@ impl Reducible for AppState {
                 bytes,
                 activate,
             } => {
-                if s.error.as_ref().is_some_and(|e| e.kind == ErrorKind::Upload) {
+                if s.error
+                    .as_ref()
+                    .is_some_and(|e| e.kind == ErrorKind::Upload)
+                {
                     s.error = None;
                 }
                 s.models.set(source, Some(bytes));

@@ -38,10 +38,7 @@ pub async fn load_trained() -> Result<Option<Vec<u8>>, String> {
         .get(&JsValue::from_str(TRAINED_KEY))
         .map_err(|e| describe(&e))?;
     let value = wait(&req).await?;
-    Ok(value
-        .dyn_into::<Uint8Array>()
-        .ok()
-        .map(|a| a.to_vec()))
+    Ok(value.dyn_into::<Uint8Array>().ok().map(|a| a.to_vec()))
 }
 
 async fn open() -> Result<IdbDatabase, String> {
@@ -54,7 +51,10 @@ async fn open() -> Result<IdbDatabase, String> {
     // First open (or a new version): create the store.
     let upgrade_req = req.clone();
     let on_upgrade = Closure::once_into_js(move |_: web_sys::Event| {
-        if let Ok(db) = upgrade_req.result().and_then(|r| r.dyn_into::<IdbDatabase>()) {
+        if let Ok(db) = upgrade_req
+            .result()
+            .and_then(|r| r.dyn_into::<IdbDatabase>())
+        {
             if !db.object_store_names().contains(STORE) {
                 let _ = db.create_object_store(STORE);
             }
@@ -71,7 +71,10 @@ async fn wait(req: &IdbRequest) -> Result<JsValue, String> {
     let promise = Promise::new(&mut |resolve, reject| {
         let ok_req = req.clone();
         let on_success = Closure::once_into_js(move |_: web_sys::Event| {
-            let _ = resolve.call1(&JsValue::NULL, &ok_req.result().unwrap_or(JsValue::UNDEFINED));
+            let _ = resolve.call1(
+                &JsValue::NULL,
+                &ok_req.result().unwrap_or(JsValue::UNDEFINED),
+            );
         });
         let err_req = req.clone();
         let on_error = Closure::once_into_js(move |_: web_sys::Event| {

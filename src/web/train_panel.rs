@@ -41,7 +41,10 @@ pub fn TrainPanel(props: &TrainPanelProps) -> Html {
         RunState::Paused => ("Resume", TrainCommand::Resume),
         _ => ("Pause", TrainCommand::Pause),
     };
-    let number = |label: &'static str, value: String, step: &'static str, min: &'static str,
+    let number = |label: &'static str,
+                  value: String,
+                  step: &'static str,
+                  min: &'static str,
                   set: fn(&mut TrainSettings, &str)| {
         let (settings, on_settings) = (s.clone(), props.on_settings.clone());
         let onchange = Callback::from(move |e: Event| {
@@ -61,12 +64,18 @@ pub fn TrainPanel(props: &TrainPanelProps) -> Html {
         Callback::from(move |e: Event| {
             let select: HtmlSelectElement = e.target_unchecked_into();
             if let Some(width) = WidthPreset::from_key(&select.value()) {
-                on_settings.emit(TrainSettings { width, ..settings.clone() });
+                on_settings.emit(TrainSettings {
+                    width,
+                    ..settings.clone()
+                });
             }
         })
     };
     let epoch = if p.total_steps > 0 { p.epoch + 1 } else { 0 };
-    let accuracy = props.test_accuracy.map(|a| format!("{a:.4}")).unwrap_or_default();
+    let accuracy = props
+        .test_accuracy
+        .map(|a| format!("{a:.4}"))
+        .unwrap_or_default();
     let status_text = match props.state {
         RunState::Idle => "Ready to train".to_string(),
         RunState::Loading => format!("Loading MNIST… {}", p.loading),
@@ -78,7 +87,11 @@ pub fn TrainPanel(props: &TrainPanelProps) -> Html {
             p.step,
             p.total_steps,
             p.images_per_second,
-            if props.state == RunState::Training { format!(" · ETA {}", eta(p.eta_seconds)) } else { String::new() },
+            if props.state == RunState::Training {
+                format!(" · ETA {}", eta(p.eta_seconds))
+            } else {
+                String::new()
+            },
         ),
     };
     html! {
@@ -125,5 +138,9 @@ pub fn TrainPanel(props: &TrainPanelProps) -> Html {
 
 fn eta(seconds: f64) -> String {
     let s = seconds.max(0.0).round() as u64;
-    if s >= 60 { format!("{}m {:02}s", s / 60, s % 60) } else { format!("{s}s") }
+    if s >= 60 {
+        format!("{}m {:02}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
 }

@@ -41,7 +41,11 @@ pub struct TrainingRun {
 pub type Failure = (FailureKind, String);
 
 impl TrainingRun {
-    pub fn new(settings: &TrainSettings, train: Dataset, eval_set: Dataset) -> Result<Self, Failure> {
+    pub fn new(
+        settings: &TrainSettings,
+        train: Dataset,
+        eval_set: Dataset,
+    ) -> Result<Self, Failure> {
         let trainer = Trainer::new(
             &settings.width.model_config(),
             settings.train_config(),
@@ -101,7 +105,9 @@ impl TrainingRun {
         let mut out = Vec::new();
         if progress_due || eval_due {
             self.last_progress = Some(Instant::now());
-            out.push(WorkerOutput::Progress(self.progress(stats.epoch, stats.loss)));
+            out.push(WorkerOutput::Progress(
+                self.progress(stats.epoch, stats.loss),
+            ));
         }
         if eval_due {
             out.push(WorkerOutput::Evaluated(self.evaluate()?));
@@ -118,7 +124,8 @@ impl TrainingRun {
             loss,
             smoothed_loss: self.smoothed_loss.unwrap_or(loss),
             images_per_second: self.images_done as f64 / self.train_seconds.max(1e-9),
-            eta_seconds: per_step * (self.trainer.total_steps() - steps) as f64
+            eta_seconds: per_step
+                * (self.trainer.total_steps() - steps) as f64
                 * (1.0 + MAX_EVAL_SHARE / 2.0),
         }
     }
@@ -150,5 +157,9 @@ fn failure(e: TrainError) -> Failure {
         _ => FailureKind::Training,
     };
     // The core's message suggests a CLI flag; in the page the setting is a form field.
-    (kind, e.to_string().replace("try a lower --lr", "try a lower learning rate"))
+    (
+        kind,
+        e.to_string()
+            .replace("try a lower --lr", "try a lower learning rate"),
+    )
 }

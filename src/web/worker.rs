@@ -146,9 +146,7 @@ async fn start(
 }
 
 /// Fetches and decodes the four MNIST files, reporting each step to the page.
-async fn load_mnist(
-    scope: &mut ReactorScope<WorkerInput, WorkerOutput>,
-) -> Result<Mnist, Failure> {
+async fn load_mnist(scope: &mut ReactorScope<WorkerInput, WorkerOutput>) -> Result<Mnist, Failure> {
     let names = [
         data::TRAIN_IMAGES,
         data::TRAIN_LABELS,
