@@ -27,6 +27,9 @@ use super::storage;
 use super::train_panel::{TrainCommand, TrainPanel};
 use super::worker::TrainerReactor;
 
+/// Where Trunk puts the MNIST files (copied from `www/data/`), relative to the page.
+const DATA_DIR: &str = "data/";
+
 #[component]
 pub fn Page() -> Html {
     let state = use_reducer(|| AppState {
@@ -58,7 +61,10 @@ pub fn Page() -> Html {
         Callback::from(move |settings: TrainSettings| {
             dispatch.dispatch(Action::SetSettings(settings.clone()));
             dispatch.dispatch(Action::StartRequested);
-            bridge.send(WorkerInput::Start(settings.clamped()));
+            bridge.send(WorkerInput::Start {
+                settings: settings.clamped(),
+                data_url: absolute_url(DATA_DIR),
+            });
         })
     };
 
@@ -244,6 +250,14 @@ fn describe_model(p: &Predictor) -> String {
         c.convs_per_block,
         c.num_params()
     )
+}
+
+/// `relative` resolved against the page's URL (unchanged if that fails).
+fn absolute_url(relative: &str) -> String {
+    web_sys::window()
+        .and_then(|w| w.location().href().ok())
+        .and_then(|href| web_sys::Url::new_with_base(relative, &href).ok())
+        .map_or_else(|| relative.to_string(), |u| u.href())
 }
 
 /// The page URL's query string (`?a=1&b=2`), empty if unavailable.

@@ -13,8 +13,13 @@ use super::settings::TrainSettings;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum WorkerInput {
-    /// Start a fresh run (stopping any current one).
-    Start(TrainSettings),
+    /// Start a fresh run (stopping any current one). `data_url` is the absolute URL of the
+    /// folder holding the MNIST files: the worker runs from a blob URL (yew-agent's loader shim),
+    /// against which relative URLs do not resolve.
+    Start {
+        settings: TrainSettings,
+        data_url: String,
+    },
     Pause,
     Resume,
     /// End the run; the last weights stay with the page.

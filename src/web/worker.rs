@@ -19,9 +19,6 @@ use super::protocol::{FailureKind, WorkerInput, WorkerOutput};
 use super::settings::{TrainSettings, EVAL_SIZE};
 use super::training_run::{Failure, TrainingRun};
 
-/// Where the MNIST files are, relative to `worker.js`.
-const DATA_DIR: &str = "data";
-
 /// Entry point of the worker binary (`src/bin/worker.rs`).
 pub fn register() {
     super::install_panic_hook();
@@ -70,9 +67,9 @@ async fn handle(
     scope: &mut ReactorScope<WorkerInput, WorkerOutput>,
 ) -> Vec<WorkerOutput> {
     match input {
-        WorkerInput::Start(settings) => {
+        WorkerInput::Start { settings, data_url } => {
             *run = None;
-            match start(&settings, mnist, scope).await {
+            match start(&settings, &data_url, mnist, scope).await {
                 Ok(new_run) => {
                     let started = new_run.started_message(settings.train_size);
                     *run = Some(new_run);
@@ -129,13 +126,14 @@ fn tick(run: &mut Option<TrainingRun>) -> Vec<WorkerOutput> {
 
 async fn start(
     settings: &TrainSettings,
+    data_url: &str,
     mnist: &mut Option<Rc<Mnist>>,
     scope: &mut ReactorScope<WorkerInput, WorkerOutput>,
 ) -> Result<TrainingRun, Failure> {
     let data = match mnist {
         Some(data) => data.clone(),
         None => {
-            let loaded = Rc::new(load_mnist(scope).await?);
+            let loaded = Rc::new(load_mnist(data_url, scope).await?);
             *mnist = Some(loaded.clone());
             loaded
         }
@@ -146,7 +144,10 @@ async fn start(
 }
 
 /// Fetches and decodes the four MNIST files, reporting each step to the page.
-async fn load_mnist(scope: &mut ReactorScope<WorkerInput, WorkerOutput>) -> Result<Mnist, Failure> {
+async fn load_mnist(
+    data_url: &str,
+    scope: &mut ReactorScope<WorkerInput, WorkerOutput>,
+) -> Result<Mnist, Failure> {
     let names = [
         data::TRAIN_IMAGES,
         data::TRAIN_LABELS,
@@ -158,7 +159,7 @@ async fn load_mnist(scope: &mut ReactorScope<WorkerInput, WorkerOutput>) -> Resu
         let what = format!("fetching {name}");
         // A closed page is noticed by the main loop's next send; ignore it here.
         let _ = scope.send(WorkerOutput::Loading { what }).await;
-        let bytes = fetch_bytes(&format!("{DATA_DIR}/{name}"))
+        let bytes = fetch_bytes(&format!("{}/{name}", data_url.trim_end_matches('/')))
             .await
             .map_err(|e| (FailureKind::Data, e))?;
         files.push(bytes);
