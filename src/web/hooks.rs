@@ -51,7 +51,9 @@ pub async fn restore_trained(dispatch: UseReducerDispatcher<AppState>) {
 pub fn use_worker_crash_listener(dispatch: UseReducerDispatcher<AppState>) {
     use_effect_with((), move |_| {
         let listener = Closure::<dyn Fn(ErrorEvent)>::new(move |e: ErrorEvent| {
-            if e.filename().contains("worker") {
+            // The worker is started from a blob: URL that imports worker.js.
+            let file = e.filename();
+            if file.starts_with("blob:") || file.contains("worker") {
                 dispatch.dispatch(Action::WorkerCrashed(format!(
                     "{} ({}:{})",
                     e.message(),

@@ -201,28 +201,32 @@ pub fn Page() -> Html {
                 </div>
             }
             <main class="layout">
-                <section class="card draw-card">
-                    <h2>{ "Draw" }
-                        if training_live && s.source == Some(ModelSource::Trained) {
-                            <span class="badge">{ "live weights" }</span>
-                        }
-                    </h2>
-                    <div class="draw-row">
-                        <DrawPad {on_drawing} />
-                        <PredictionView prediction={s.prediction.clone()} placeholder={placeholder} />
-                    </div>
-                </section>
-                <ModelPanel source={s.source} {available} {current} summary={summary}
-                    on_select={dispatch.to_callback().reform(Action::UseModel)} {on_upload} />
-                <TrainPanel settings={s.settings.clone()} state={s.run_state()}
-                    progress={s.progress.clone()} {test_accuracy} {on_command}
-                    on_settings={dispatch.to_callback().reform(Action::SetSettings)} />
-                <section class="card chart-card">
-                    <h2>{ "Progress" }</h2>
-                    <ProgressChart loss={s.progress.loss_history.clone()}
-                        accuracy={s.progress.accuracy_history.clone()}
-                        total_steps={s.progress.total_steps} />
-                </section>
+                <div class="column">
+                    <section class="card draw-card">
+                        <h2>{ "Draw" }
+                            if training_live && s.source == Some(ModelSource::Trained) {
+                                <span class="badge">{ "live weights" }</span>
+                            }
+                        </h2>
+                        <div class="draw-row">
+                            <DrawPad {on_drawing} />
+                            <PredictionView prediction={s.prediction.clone()} placeholder={placeholder} />
+                        </div>
+                    </section>
+                    <ModelPanel source={s.source} {available} {current} summary={summary}
+                        on_select={dispatch.to_callback().reform(Action::UseModel)} {on_upload} />
+                </div>
+                <div class="column">
+                    <TrainPanel settings={s.settings.clone()} state={s.run_state()}
+                        progress={s.progress.clone()} {test_accuracy} {on_command}
+                        on_settings={dispatch.to_callback().reform(Action::SetSettings)} />
+                    <section class="card chart-card">
+                        <h2>{ "Progress" }</h2>
+                        <ProgressChart loss={s.progress.loss_history.clone()}
+                            accuracy={s.progress.accuracy_history.clone()}
+                            total_steps={s.progress.total_steps} />
+                    </section>
+                </div>
                 <ConfusionView report={s.last_eval.clone()} eval_set={s.eval_set.clone()}
                     selected={s.selected_cell} on_select={dispatch.to_callback().reform(Action::SelectCell)} />
             </main>

@@ -70,12 +70,14 @@ pub struct TrainSettings {
 
 impl Default for TrainSettings {
     fn default() -> Self {
+        // One pass over a third of MNIST with the small network: measured ≥ 98% (README-web.md);
+        // all 60,000 images reach ≈ 99% but take three times as long.
         Self {
-            epochs: 2,
+            epochs: 1,
             batch_size: 64,
             lr: 4e-3,
             width: WidthPreset::Small,
-            train_size: 30_000,
+            train_size: 20_000,
             autostart: false,
         }
     }

@@ -158,6 +158,21 @@ async function main() {
     await page.locator('[data-testid="error-dismiss"]').click();
   });
 
+  await check('a failed data fetch shows a message, and Retry recovers', async () => {
+    await context.route('**/data/train-images-idx3-ubyte.gz', (route) => route.abort());
+    await page.goto(`${base}?train_size=1000&epochs=1&autostart=1`);
+    const err = page.locator('[data-testid="error"]');
+    await err.waitFor({ timeout: 20000 });
+    const text = await err.innerText();
+    assert(/MNIST/.test(text) && /train-images/.test(text), `message: ${text}`);
+    assert((await status(page, 'state')) === 'error', 'state is not error');
+    await context.unroute('**/data/train-images-idx3-ubyte.gz');
+    await page.locator('[data-testid="error-retry"]').click();
+    await page.locator('[data-testid="train-status"][data-state="training"]').waitFor({ timeout: 30000 });
+    await page.locator('[data-testid="train-stop"]').click();
+    await page.locator('[data-testid="train-status"][data-state="done"]').waitFor({ timeout: 10000 });
+  });
+
   await check('a short training run advances, learns and fills the confusion matrix', async () => {
     await page.goto(`${base}?train_size=3000&epochs=1&batch=32&autostart=1`);
     const st = page.locator('[data-testid="train-status"]');
@@ -168,6 +183,14 @@ async function main() {
     await page.waitForTimeout(1500);
     const step2 = Number(await st.getAttribute('data-step'));
     assert(step2 > step1 || (await st.getAttribute('data-state')) === 'done', `step stuck at ${step1}`);
+    // Pause holds the step; Resume continues.
+    await page.locator('[data-testid="train-pause"]').click();
+    await page.locator('[data-testid="train-status"][data-state="paused"]').waitFor({ timeout: 5000 });
+    const held = await st.getAttribute('data-step');
+    await page.waitForTimeout(1000);
+    assert((await st.getAttribute('data-step')) === held, 'step moved while paused');
+    await page.locator('[data-testid="train-pause"]').click();
+    await page.locator('[data-testid="train-status"][data-state="training"]').waitFor({ timeout: 5000 });
     // Drawing still predicts while the worker trains.
     if ((await st.getAttribute('data-state')) === 'training') {
       await draw(page, DIGITS[7]);
