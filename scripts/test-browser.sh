@@ -7,14 +7,25 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh >/dev/null || { echo "browser: setup failed"; exit 1; }
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 
+# Counts individual tests from each runner's summary line; a step that fails without one
+# (e.g. the build) counts as one failure.
 passed=0; failed=0
+log=$(mktemp)
 step() { # name, command...
   local name=$1; shift
   echo "== $name"
-  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "!! $name failed"; fi
+  "$@" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  local p f
+  p=$(grep -oE '([0-9]+) passed' "$log" | tail -1 | grep -oE '[0-9]+')
+  f=$(grep -oE '([0-9]+) failed' "$log" | tail -1 | grep -oE '[0-9]+')
+  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+  if [ "$rc" != 0 ] && [ "${f:-0}" = 0 ]; then failed=$((failed + 1)); fi
+  [ "$rc" = 0 ] || echo "!! $name failed"
 }
 
-step "trunk build --release" trunk build --release --offline
+echo "== trunk build --release"
+trunk build --release --offline || { echo "browser: 0 passed, 1 failed (build)"; exit 1; }
 
 # wasm-bindgen-test-runner drives Chromium through chromedriver; webdriver.json adds the
 # headless/no-sandbox flags.
