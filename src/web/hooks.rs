@@ -45,15 +45,14 @@ pub async fn restore_trained(dispatch: UseReducerDispatcher<AppState>) {
 }
 
 /// Reports uncaught errors of the training worker. An error the worker does not handle (a
-/// panic traps the wasm) is re-raised on the page's `window`, with the worker script's URL as
-/// its file name.
+/// panic traps the wasm) is re-raised on the page's `window`; Chromium gives it an empty file
+/// name (the worker runs from a blob: URL), while the page's own errors name its scripts.
 #[hook]
 pub fn use_worker_crash_listener(dispatch: UseReducerDispatcher<AppState>) {
     use_effect_with((), move |_| {
         let listener = Closure::<dyn Fn(ErrorEvent)>::new(move |e: ErrorEvent| {
-            // The worker is started from a blob: URL that imports worker.js.
             let file = e.filename();
-            if file.starts_with("blob:") || file.contains("worker") {
+            if file.is_empty() || file.starts_with("blob:") || file.contains("worker") {
                 dispatch.dispatch(Action::WorkerCrashed(format!(
                     "{} ({}:{})",
                     e.message(),
