@@ -15,6 +15,7 @@
 //! - [`checkpoint`]: weights ↔ safetensors bytes
 //! - [`preprocess`]: a drawing → MNIST-style 28x28 input
 //! - `bench` (native only): training/eval throughput of the real `Trainer`
+//! - `web` (wasm32 only): the Yew app and the training Web Worker
 
 pub mod augment;
 #[cfg(not(target_arch = "wasm32"))]
@@ -28,3 +29,6 @@ pub mod model;
 pub mod preprocess;
 pub mod schedule;
 pub mod train;
+
+#[cfg(target_arch = "wasm32")]
+pub mod web;

@@ -8,5 +8,8 @@ fn main() -> std::process::ExitCode {
     cli::main()
 }
 
+/// In the browser, the binary is the Yew app (built by Trunk from `index.html`).
 #[cfg(target_arch = "wasm32")]
-fn main() {}
+fn main() {
+    vgg_mnist::web::run_app()
+}

@@ -1,0 +1,100 @@
+//! Messages between the page and the training worker.
+//!
+//! Contract: the page only asks ([`WorkerInput`]); the worker owns the data and the
+//! [`crate::train::Trainer`] and reports everything the page shows ([`WorkerOutput`]). Weights
+//! cross as safetensors bytes ([`crate::checkpoint`]), so the page loads a snapshot exactly as it
+//! loads an uploaded file.
+
+use serde::{Deserialize, Serialize};
+
+use crate::metrics::ConfusionMatrix;
+
+use super::settings::TrainSettings;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum WorkerInput {
+    /// Start a fresh run (stopping any current one). `data_url` is the absolute URL of the
+    /// folder holding the MNIST files: the worker runs from a blob URL (yew-agent's loader shim),
+    /// against which relative URLs do not resolve.
+    Start {
+        settings: TrainSettings,
+        data_url: String,
+    },
+    Pause,
+    Resume,
+    /// End the run; the last weights stay with the page.
+    Stop,
+}
+
+/// Why a run failed; decides the message and the retry the page offers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FailureKind {
+    /// Fetching or decoding the MNIST files failed.
+    Data,
+    /// The loss became NaN or infinite.
+    Diverged,
+    /// The trainer rejected the settings or a tensor operation failed.
+    Training,
+}
+
+// Each message is built once and moved once; boxing the large variants would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum WorkerOutput {
+    /// Fetching and decoding MNIST (`what` says which part).
+    Loading {
+        what: String,
+    },
+    /// The run has begun.
+    Started {
+        total_steps: usize,
+        steps_per_epoch: usize,
+        train_size: usize,
+        /// The held-out images the evaluations score (`EVAL_SIZE * 784` pixels) and their
+        /// labels, so the page can show misclassified examples.
+        eval_images: Vec<u8>,
+        eval_labels: Vec<u8>,
+    },
+    /// Sent after a step, at most a few times a second.
+    Progress(Progress),
+    /// An evaluation on the held-out images, with the weights that were scored.
+    Evaluated(EvalReport),
+    Paused,
+    Resumed,
+    /// The run ended: all epochs done (`stopped == false`) or stopped by the user.
+    Finished {
+        stopped: bool,
+    },
+    Failed {
+        kind: FailureKind,
+        message: String,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    /// Steps done so far (1-based count).
+    pub step: usize,
+    /// Epoch of the last batch (0-based).
+    pub epoch: usize,
+    /// Loss of the last batch.
+    pub loss: f32,
+    /// Exponential moving average of the batch losses (what the chart draws).
+    pub smoothed_loss: f32,
+    /// Training throughput, evaluation time excluded.
+    pub images_per_second: f64,
+    pub eta_seconds: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EvalReport {
+    /// Steps done when the weights were scored.
+    pub step: usize,
+    pub accuracy: f64,
+    pub loss: f64,
+    pub confusion: ConfusionMatrix,
+    /// Predicted digit of each held-out image, in order.
+    pub predictions: Vec<u8>,
+    /// The scored weights as safetensors bytes.
+    pub weights: Vec<u8>,
+}

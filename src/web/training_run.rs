@@ -1,0 +1,165 @@
+//! One training run inside the worker: the core [`Trainer`] plus timing and the evaluation
+//! schedule.
+//!
+//! Contract: [`TrainingRun::tick`] runs exactly one `Trainer::step` (plus an evaluation when
+//! one is due) and returns the messages for the page, so the worker can yield to its event loop
+//! between ticks and a Pause or Stop waits for at most one batch and one evaluation. Evaluation
+//! time is kept out of images/s.
+
+use web_time::Instant;
+
+use crate::data::Dataset;
+use crate::train::{TrainError, Trainer};
+
+use super::protocol::{EvalReport, FailureKind, Progress, WorkerOutput};
+use super::settings::TrainSettings;
+
+/// Progress messages are sent at most this often, so the page is not flooded with renders.
+const PROGRESS_INTERVAL_S: f64 = 0.15;
+/// Training seconds between evaluations, at least.
+const MIN_EVAL_INTERVAL_S: f64 = 4.0;
+/// Evaluations may take at most this share of the time (they are skipped until enough training
+/// time has passed), so a wide model, whose evaluations are slow, still trains mostly.
+const MAX_EVAL_SHARE: f64 = 0.2;
+/// Weight of the newest batch in the smoothed loss.
+const LOSS_SMOOTHING: f32 = 0.1;
+
+pub struct TrainingRun {
+    trainer: Trainer,
+    eval_set: Dataset,
+    /// Seconds spent in `step()` so far.
+    train_seconds: f64,
+    images_done: usize,
+    smoothed_loss: Option<f32>,
+    since_eval_s: f64,
+    last_eval_s: f64,
+    last_progress: Option<Instant>,
+    pub paused: bool,
+}
+
+/// A failure the page should show.
+pub type Failure = (FailureKind, String);
+
+impl TrainingRun {
+    pub fn new(
+        settings: &TrainSettings,
+        train: Dataset,
+        eval_set: Dataset,
+    ) -> Result<Self, Failure> {
+        let trainer = Trainer::new(
+            &settings.width.model_config(),
+            settings.train_config(),
+            train,
+            &candle_core::Device::Cpu,
+        )
+        .map_err(failure)?;
+        Ok(Self {
+            trainer,
+            eval_set,
+            train_seconds: 0.0,
+            images_done: 0,
+            smoothed_loss: None,
+            since_eval_s: 0.0,
+            last_eval_s: 0.0,
+            last_progress: None,
+            paused: false,
+        })
+    }
+
+    pub fn started_message(&self, train_size: usize) -> WorkerOutput {
+        WorkerOutput::Started {
+            total_steps: self.trainer.total_steps(),
+            steps_per_epoch: self.trainer.steps_per_epoch(),
+            train_size,
+            eval_images: self.eval_set.images.clone(),
+            eval_labels: self.eval_set.labels.clone(),
+        }
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.trainer.is_done()
+    }
+
+    /// One batch, then an evaluation if one is due (always after the last batch of an epoch).
+    pub fn tick(&mut self) -> Result<Vec<WorkerOutput>, Failure> {
+        let start = Instant::now();
+        let stats = self.trainer.step().map_err(failure)?;
+        let took = start.elapsed().as_secs_f64();
+        self.train_seconds += took;
+        self.since_eval_s += took;
+        self.images_done += stats.batch_size;
+        self.smoothed_loss = Some(match self.smoothed_loss {
+            None => stats.loss,
+            Some(s) => s + LOSS_SMOOTHING * (stats.loss - s),
+        });
+
+        let epoch_ended = self.trainer.steps_done() % self.trainer.steps_per_epoch() == 0;
+        let eval_due = epoch_ended
+            || self.trainer.is_done()
+            || (self.since_eval_s >= MIN_EVAL_INTERVAL_S
+                && self.since_eval_s * MAX_EVAL_SHARE >= self.last_eval_s);
+        let progress_due = self
+            .last_progress
+            .is_none_or(|t| t.elapsed().as_secs_f64() >= PROGRESS_INTERVAL_S);
+
+        let mut out = Vec::new();
+        if progress_due || eval_due {
+            self.last_progress = Some(Instant::now());
+            out.push(WorkerOutput::Progress(
+                self.progress(stats.epoch, stats.loss),
+            ));
+        }
+        if eval_due {
+            out.push(WorkerOutput::Evaluated(self.evaluate()?));
+        }
+        Ok(out)
+    }
+
+    fn progress(&self, epoch: usize, loss: f32) -> Progress {
+        let steps = self.trainer.steps_done();
+        let per_step = self.train_seconds / steps.max(1) as f64;
+        Progress {
+            step: steps,
+            epoch,
+            loss,
+            smoothed_loss: self.smoothed_loss.unwrap_or(loss),
+            images_per_second: self.images_done as f64 / self.train_seconds.max(1e-9),
+            eta_seconds: per_step
+                * (self.trainer.total_steps() - steps) as f64
+                * (1.0 + MAX_EVAL_SHARE / 2.0),
+        }
+    }
+
+    /// Scores the current weights on the held-out images and snapshots them for the page.
+    pub fn evaluate(&mut self) -> Result<EvalReport, Failure> {
+        let start = Instant::now();
+        let eval = self.trainer.evaluate(&self.eval_set).map_err(failure)?;
+        let weights = self
+            .trainer
+            .checkpoint()
+            .map_err(|e| (FailureKind::Training, e.to_string()))?;
+        self.last_eval_s = start.elapsed().as_secs_f64();
+        self.since_eval_s = 0.0;
+        Ok(EvalReport {
+            step: self.trainer.steps_done(),
+            accuracy: eval.accuracy,
+            loss: eval.loss,
+            confusion: eval.confusion,
+            predictions: eval.predictions,
+            weights,
+        })
+    }
+}
+
+fn failure(e: TrainError) -> Failure {
+    let kind = match e {
+        TrainError::Diverged { .. } => FailureKind::Diverged,
+        _ => FailureKind::Training,
+    };
+    // The core's message suggests a CLI flag; in the page the setting is a form field.
+    (
+        kind,
+        e.to_string()
+            .replace("try a lower --lr", "try a lower learning rate"),
+    )
+}

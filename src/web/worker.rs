@@ -1,0 +1,180 @@
+//! The training Web Worker: a yew-agent reactor that fetches MNIST itself and drives the core
+//! [`crate::train::Trainer`] one batch at a time.
+//!
+//! Contract: between two batches the worker yields to its event loop (a zero-delay timer), so
+//! messages from the page — Pause, Resume, Stop, a new Start — are handled after at most one
+//! batch (plus an evaluation). The decoded MNIST files are kept for later runs. When the page
+//! drops its bridge the input stream ends and the worker returns.
+
+use std::rc::Rc;
+
+use futures::{FutureExt, SinkExt, StreamExt};
+use yew_agent::prelude::*;
+use yew_agent::reactor::ReactorScope;
+
+use crate::data::{self, Mnist};
+
+use super::fetch::fetch_bytes;
+use super::protocol::{FailureKind, WorkerInput, WorkerOutput};
+use super::settings::{TrainSettings, EVAL_SIZE};
+use super::training_run::{Failure, TrainingRun};
+
+/// Entry point of the worker binary (`src/bin/worker.rs`).
+pub fn register() {
+    super::install_panic_hook();
+    TrainerReactor::registrar().register();
+}
+
+#[reactor(TrainerReactor)]
+pub async fn trainer_reactor(mut scope: ReactorScope<WorkerInput, WorkerOutput>) {
+    let mut mnist: Option<Rc<Mnist>> = None;
+    let mut run: Option<TrainingRun> = None;
+    loop {
+        let training = run.as_ref().is_some_and(|r| !r.paused);
+        // While training, take only what has already arrived; otherwise sleep until a message.
+        let input = if training {
+            match scope.next().now_or_never() {
+                Some(Some(input)) => Some(input),
+                Some(None) => return,
+                None => None,
+            }
+        } else {
+            match scope.next().await {
+                Some(input) => Some(input),
+                None => return,
+            }
+        };
+        let outputs = match input {
+            Some(input) => handle(input, &mut run, &mut mnist, &mut scope).await,
+            None => tick(&mut run),
+        };
+        for output in outputs {
+            if scope.send(output).await.is_err() {
+                return; // The page has gone.
+            }
+        }
+        if run.as_ref().is_some_and(|r| !r.paused) {
+            // A macrotask boundary: lets the worker's `onmessage` queue the page's messages.
+            gloo_timers::future::TimeoutFuture::new(0).await;
+        }
+    }
+}
+
+async fn handle(
+    input: WorkerInput,
+    run: &mut Option<TrainingRun>,
+    mnist: &mut Option<Rc<Mnist>>,
+    scope: &mut ReactorScope<WorkerInput, WorkerOutput>,
+) -> Vec<WorkerOutput> {
+    match input {
+        WorkerInput::Start { settings, data_url } => {
+            *run = None;
+            match start(&settings, &data_url, mnist, scope).await {
+                Ok(new_run) => {
+                    let started = new_run.started_message(settings.train_size);
+                    *run = Some(new_run);
+                    vec![started]
+                }
+                Err((kind, message)) => vec![WorkerOutput::Failed { kind, message }],
+            }
+        }
+        WorkerInput::Pause => match run {
+            Some(r) => {
+                r.paused = true;
+                vec![WorkerOutput::Paused]
+            }
+            None => vec![],
+        },
+        WorkerInput::Resume => match run {
+            Some(r) => {
+                r.paused = false;
+                vec![WorkerOutput::Resumed]
+            }
+            None => vec![],
+        },
+        WorkerInput::Stop => match run.take() {
+            // A last evaluation, so the page gets the weights as they were at the stop.
+            Some(mut r) => match r.evaluate() {
+                Ok(report) => vec![
+                    WorkerOutput::Evaluated(report),
+                    WorkerOutput::Finished { stopped: true },
+                ],
+                Err((kind, message)) => vec![WorkerOutput::Failed { kind, message }],
+            },
+            None => vec![],
+        },
+    }
+}
+
+/// One training step of the current run, and its end when it was the last.
+fn tick(run: &mut Option<TrainingRun>) -> Vec<WorkerOutput> {
+    let Some(r) = run else { return vec![] };
+    match r.tick() {
+        Ok(mut outputs) => {
+            if r.is_done() {
+                *run = None;
+                outputs.push(WorkerOutput::Finished { stopped: false });
+            }
+            outputs
+        }
+        Err((kind, message)) => {
+            *run = None;
+            vec![WorkerOutput::Failed { kind, message }]
+        }
+    }
+}
+
+async fn start(
+    settings: &TrainSettings,
+    data_url: &str,
+    mnist: &mut Option<Rc<Mnist>>,
+    scope: &mut ReactorScope<WorkerInput, WorkerOutput>,
+) -> Result<TrainingRun, Failure> {
+    let data = match mnist {
+        Some(data) => data.clone(),
+        None => {
+            let loaded = Rc::new(load_mnist(data_url, scope).await?);
+            *mnist = Some(loaded.clone());
+            loaded
+        }
+    };
+    let train = data.train.take(settings.train_size);
+    let eval_set = data.test.take(EVAL_SIZE);
+    TrainingRun::new(settings, train, eval_set)
+}
+
+/// Fetches and decodes the four MNIST files, reporting each step to the page.
+async fn load_mnist(
+    data_url: &str,
+    scope: &mut ReactorScope<WorkerInput, WorkerOutput>,
+) -> Result<Mnist, Failure> {
+    let names = [
+        data::TRAIN_IMAGES,
+        data::TRAIN_LABELS,
+        data::TEST_IMAGES,
+        data::TEST_LABELS,
+    ];
+    let mut files = Vec::with_capacity(names.len());
+    for name in names {
+        let what = format!("fetching {name}");
+        // A closed page is noticed by the main loop's next send; ignore it here.
+        let _ = scope.send(WorkerOutput::Loading { what }).await;
+        let bytes = fetch_bytes(&format!("{}/{name}", data_url.trim_end_matches('/')))
+            .await
+            .map_err(|e| (FailureKind::Data, e))?;
+        files.push(bytes);
+    }
+    let _ = scope
+        .send(WorkerOutput::Loading {
+            what: "decoding MNIST".into(),
+        })
+        .await;
+    let [ti, tl, vi, vl] = [&files[0], &files[1], &files[2], &files[3]];
+    Mnist::from_bytes([
+        (names[0], ti),
+        (names[1], tl),
+        (names[2], vi),
+        (names[3], vl),
+    ])
+    .map_err(|e| (FailureKind::Data, e.to_string()))
+}

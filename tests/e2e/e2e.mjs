@@ -1,0 +1,302 @@
+// End-to-end test of the built app (dist/) in headless Chromium, through playwright-core and
+// Debian's /usr/bin/chromium (no browser downloads). Serves dist/ itself on 127.0.0.1.
+//
+//   node tests/e2e/e2e.mjs [--dist DIR] [--measure SECONDS [--query '&train_size=30000']]
+//
+// Checks the DOM contract (data-testid attributes) rather than pixels: pretrained predictions
+// of drawn strokes, the empty-canvas and bad-upload messages, a short training run (status
+// advances, loss falls, the confusion matrix fills, drawing still predicts meanwhile), and the
+// IndexedDB restore after a reload. Screenshots go to tests/e2e/screenshots/.
+// `--measure S` instead runs the default training settings for S seconds and prints numbers.
+import { chromium } from 'playwright-core';
+import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const dist = path.resolve(opt('--dist', path.join(here, '../../dist')));
+const measureSeconds = Number(opt('--measure', '0'));
+const shots = path.join(here, 'screenshots');
+fs.mkdirSync(shots, { recursive: true });
+
+const MIME = {
+  '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm',
+  '.css': 'text/css', '.svg': 'image/svg+xml', '.json': 'application/json',
+};
+function serve(root) {
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url, 'http://x');
+    let file = path.join(root, decodeURIComponent(url.pathname));
+    if (!file.startsWith(root)) { res.writeHead(403).end(); return; }
+    if (fs.existsSync(file) && fs.statSync(file).isDirectory()) file = path.join(file, 'index.html');
+    fs.readFile(file, (err, body) => {
+      if (err) { res.writeHead(404).end('not found'); return; }
+      // .gz files are served as opaque bytes (no Content-Encoding): the app gunzips them itself.
+      res.writeHead(200, { 'Content-Type': MIME[path.extname(file)] ?? 'application/octet-stream' });
+      res.end(body);
+    });
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+let passed = 0, failed = 0;
+async function check(name, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    passed++;
+    console.log(`ok   ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  } catch (e) {
+    failed++;
+    console.log(`FAIL ${name}: ${e.message.split('\n')[0]}`);
+  }
+}
+function assert(cond, msg) { if (!cond) throw new Error(msg); }
+
+// Strokes in canvas fractions (0..1); each inner array is one pointer-down..up stroke.
+const DIGITS = {
+  1: [[[0.52, 0.15], [0.5, 0.5], [0.48, 0.85]]],
+  0: [Array.from({ length: 33 }, (_, i) => {
+    const a = (i / 32) * 2 * Math.PI;
+    return [0.5 + 0.22 * Math.sin(a), 0.5 - 0.32 * Math.cos(a)];
+  })],
+  7: [[[0.28, 0.2], [0.72, 0.2], [0.58, 0.5], [0.45, 0.85]]],
+};
+
+async function draw(page, strokes) {
+  const box = await page.locator('[data-testid="draw-canvas"]').boundingBox();
+  const at = ([x, y]) => [box.x + x * box.width, box.y + y * box.height];
+  for (const stroke of strokes) {
+    await page.mouse.move(...at(stroke[0]));
+    await page.mouse.down();
+    for (const p of stroke.slice(1)) await page.mouse.move(...at(p), { steps: 8 });
+    await page.mouse.up();
+  }
+}
+const attr = (page, sel, name) => page.locator(sel).first().getAttribute(name);
+const prediction = (page) => attr(page, '[data-testid="prediction"]', 'data-digit');
+const status = async (page, name) => attr(page, '[data-testid="train-status"]', `data-${name}`);
+
+async function main() {
+  assert(fs.existsSync(path.join(dist, 'index.html')), `no ${dist}/index.html: run trunk build --release`);
+  const server = await serve(dist);
+  const base = `http://127.0.0.1:${server.address().port}/`;
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const consoleErrors = [];
+  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  page.on('pageerror', (e) => consoleErrors.push(e.message));
+
+  if (measureSeconds > 0) {
+    await measure(page, base, measureSeconds);
+    await browser.close(); server.close();
+    return;
+  }
+
+  await check('first prediction available within 2 s of page load', async () => {
+    const t0 = Date.now();
+    await page.goto(base);
+    await page.locator('[data-testid="model-source"][data-source="pretrained"]').waitFor({ timeout: 20000 });
+    const ms = Date.now() - t0;
+    const nav = await page.evaluate(() => performance.now());
+    console.log(`     model ready ${ms} ms after goto (page clock ${nav.toFixed(0)} ms)`);
+    assert(ms <= 2000, `took ${ms} ms`);
+  });
+
+  await check('empty canvas shows "draw a digit" and no prediction', async () => {
+    assert((await prediction(page)) === '', 'data-digit should be empty');
+    const text = await page.locator('[data-testid="prediction"]').innerText();
+    assert(/draw a digit/i.test(text), `text was "${text}"`);
+  });
+
+  const latencies = [];
+  for (const digit of [1, 0, 7]) {
+    await check(`pretrained model reads a drawn ${digit}`, async () => {
+      await page.locator('[data-testid="clear"]').click();
+      await draw(page, DIGITS[digit]);
+      await page.waitForFunction((d) => document.querySelector('[data-testid="prediction"]')
+        ?.getAttribute('data-digit') !== '', digit, { timeout: 5000 });
+      const got = await prediction(page);
+      const probs = await Promise.all([...Array(10).keys()].map((d) =>
+        attr(page, `[data-testid="prob-${d}"]`, 'data-value').then(Number)));
+      latencies.push(Number(await attr(page, '[data-testid="prediction"]', 'data-latency-ms')));
+      await page.screenshot({ path: path.join(shots, `digit-${digit}.png`) });
+      assert(Math.abs(probs.reduce((a, b) => a + b, 0) - 1) < 0.01, `probabilities sum to ${probs}`);
+      assert(got === String(digit), `predicted ${got} (p=${probs.map((p) => p.toFixed(2))})`);
+    });
+  }
+  // More samples for the latency budget: each stroke end is one timed prediction.
+  for (let i = 0; i < 4; i++) {
+    await page.locator('[data-testid="clear"]').click();
+    await draw(page, DIGITS[1]);
+    latencies.push(Number(await attr(page, '[data-testid="prediction"]', 'data-latency-ms')));
+  }
+  console.log(`     prediction latency (preprocess + forward): ${latencies.map((l) => l.toFixed(2)).join(', ')} ms`);
+  // The median, because a shared 2-core machine sometimes stalls single calls (seen: 10-16 ms
+  // while other builds and trainings ran, against a typical 5-7 ms).
+  await check('one prediction takes at most 10 ms (median)', async () => {
+    const median = [...latencies].sort((a, b) => a - b)[Math.floor(latencies.length / 2)];
+    assert(median <= 10, `median ${median} ms`);
+  });
+
+  await check('Clear empties the prediction', async () => {
+    await page.locator('[data-testid="clear"]').click();
+    assert((await prediction(page)) === '', 'prediction not cleared');
+  });
+
+  await check('a bad upload shows a clear message', async () => {
+    await page.locator('[data-testid="upload"]').setInputFiles({
+      name: 'bad.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('not a model'),
+    });
+    const err = page.locator('[data-testid="error"]');
+    await err.waitFor({ timeout: 5000 });
+    const text = await err.innerText();
+    assert(/not a usable model/i.test(text) && /safetensors/i.test(text), `message: ${text}`);
+    assert((await attr(page, '[data-testid="model-source"]', 'data-source')) === 'pretrained', 'model changed');
+    await page.locator('[data-testid="error-dismiss"]').click();
+  });
+
+  await check('a failed data fetch shows a message, and Retry recovers', async () => {
+    await context.route('**/data/train-images-idx3-ubyte.gz', (route) => route.abort());
+    await page.goto(`${base}?train_size=1000&epochs=1&autostart=1`);
+    const err = page.locator('[data-testid="error"]');
+    await err.waitFor({ timeout: 20000 });
+    const text = await err.innerText();
+    assert(/MNIST/.test(text) && /train-images/.test(text), `message: ${text}`);
+    assert((await status(page, 'state')) === 'error', 'state is not error');
+    await context.unroute('**/data/train-images-idx3-ubyte.gz');
+    await page.locator('[data-testid="error-retry"]').click();
+    await page.locator('[data-testid="train-status"][data-state="training"]').waitFor({ timeout: 30000 });
+    await page.locator('[data-testid="train-stop"]').click();
+    await page.locator('[data-testid="train-status"][data-state="done"]').waitFor({ timeout: 10000 });
+  });
+
+  await check('divergence (NaN loss) shows a message with a retry', async () => {
+    await page.goto(`${base}?train_size=1000&epochs=1&lr=100000&autostart=1`);
+    const err = page.locator('[data-testid="error"]');
+    await err.waitFor({ timeout: 30000 });
+    const text = await err.innerText();
+    assert(/diverged/i.test(text) && /learning rate/i.test(text), `message: ${text}`);
+    assert(/half the learning rate/i.test(await page.locator('[data-testid="error-retry"]').innerText()), 'no retry');
+  });
+
+  await check('a crashed worker shows a message, and restarting it works', async () => {
+    await page.goto(base);
+    await page.locator('[data-testid="model-source"][data-source="pretrained"]').waitFor({ timeout: 10000 });
+    for (let i = 0; i < 50 && page.workers().length === 0; i++) await page.waitForTimeout(100);
+    // An uncaught error inside the worker, as a wasm trap would raise.
+    await page.workers()[0].evaluate(() => { setTimeout(() => { throw new Error('simulated crash'); }, 0); });
+    const err = page.locator('[data-testid="error"]');
+    await err.waitFor({ timeout: 5000 });
+    assert(/worker crashed/i.test(await err.innerText()), await err.innerText());
+    await page.locator('[data-testid="error-retry"]').click();
+    await page.locator('[data-testid="train-status"][data-state="training"]').waitFor({ timeout: 30000 });
+    await page.locator('[data-testid="train-reset"]').click();
+    await page.locator('[data-testid="train-status"][data-state="idle"]').waitFor({ timeout: 5000 });
+  });
+
+  await check('a short training run advances, learns and fills the confusion matrix', async () => {
+    await page.goto(`${base}?train_size=3000&epochs=1&batch=32&autostart=1`);
+    const st = page.locator('[data-testid="train-status"]');
+    await page.locator('[data-testid="train-status"][data-state="training"]').waitFor({ timeout: 30000 });
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid="train-status"]')
+      ?.getAttribute('data-step')) >= 5, null, { timeout: 30000 });
+    const step1 = Number(await st.getAttribute('data-step'));
+    await page.waitForTimeout(1500);
+    const step2 = Number(await st.getAttribute('data-step'));
+    assert(step2 > step1 || (await st.getAttribute('data-state')) === 'done', `step stuck at ${step1}`);
+    // Pause holds the step; Resume continues.
+    await page.locator('[data-testid="train-pause"]').click();
+    await page.locator('[data-testid="train-status"][data-state="paused"]').waitFor({ timeout: 5000 });
+    const held = await st.getAttribute('data-step');
+    await page.waitForTimeout(1000);
+    assert((await st.getAttribute('data-step')) === held, 'step moved while paused');
+    await page.locator('[data-testid="train-pause"]').click();
+    await page.locator('[data-testid="train-status"][data-state="training"]').waitFor({ timeout: 5000 });
+    // Drawing still predicts while the worker trains.
+    if ((await st.getAttribute('data-state')) === 'training') {
+      await draw(page, DIGITS[7]);
+      await page.waitForFunction(() => document.querySelector('[data-testid="prediction"]')
+        ?.getAttribute('data-digit') !== '', null, { timeout: 3000 });
+      console.log(`     during training: predicted ${await prediction(page)} in ${await attr(page, '[data-testid="prediction"]', 'data-latency-ms')} ms, state ${await st.getAttribute('data-state')}`);
+      await page.screenshot({ path: path.join(shots, 'training.png'), fullPage: true });
+    }
+    await page.locator('[data-testid="train-status"][data-state="done"]').waitFor({ timeout: 120000 });
+    const chart = page.locator('[data-testid="progress-chart"]');
+    const first = Number(await chart.getAttribute('data-first-loss'));
+    const last = Number(await chart.getAttribute('data-last-loss'));
+    const counts = await page.locator('[data-testid="cm-cell"]').evaluateAll((cells) =>
+      cells.map((c) => Number(c.getAttribute('data-count'))));
+    const acc = Number(await st.getAttribute('data-test-accuracy'));
+    console.log(`     smoothed loss ${first.toFixed(3)} -> ${last.toFixed(3)}, test accuracy ${acc}, ${await st.getAttribute('data-images-per-second')} img/s`);
+    assert(last < first * 0.6, 'loss did not fall');
+    assert(counts.length === 100, `${counts.length} cells`);
+    assert(counts.reduce((a, b) => a + b, 0) === 1000, 'confusion matrix not filled');
+    assert(acc > 0.8, `accuracy ${acc}`);
+    assert((await attr(page, '[data-testid="model-source"]', 'data-source')) === 'trained', 'not using trained model');
+  });
+
+  await check('clicking a confusion cell shows its test images', async () => {
+    const cell = page.locator('[data-testid="cm-cell"][data-true="3"][data-pred="3"]');
+    await cell.click();
+    const n = await page.locator('[data-testid="cell-examples"] canvas').count();
+    assert(n > 0, 'no example images');
+    await page.screenshot({ path: path.join(shots, 'desktop.png'), fullPage: true });
+  });
+
+  await check('the browser-trained model is restored after a reload', async () => {
+    await page.goto(base);
+    await page.locator('[data-testid="notice"]').waitFor({ timeout: 10000 });
+    await page.locator('[data-testid="use-trained"]').click();
+    assert((await attr(page, '[data-testid="model-source"]', 'data-source')) === 'trained', 'not switched');
+  });
+
+  await check('the page is usable at phone width', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(base);
+    await page.locator('[data-testid="model-source"][data-source="pretrained"]').waitFor({ timeout: 10000 });
+    await draw(page, DIGITS[7]);
+    const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+    await page.screenshot({ path: path.join(shots, 'phone.png'), fullPage: true });
+    assert(scrollWidth <= 392, `page is ${scrollWidth} px wide`);
+  });
+
+  await check('no uncaught errors in the console', async () => {
+    const real = consoleErrors.filter((e) => !/favicon|simulated crash/.test(e));
+    assert(real.length === 0, real.join(' | '));
+  });
+
+  await browser.close();
+  server.close();
+  console.log(`e2e: ${passed} passed, ${failed} failed`);
+  process.exit(failed ? 1 : 0);
+}
+
+// Default settings, `seconds` of training: the numbers for www/README-web.md.
+async function measure(page, base, seconds) {
+  const url = `${base}?autostart=1${opt('--query', '')}`;
+  await page.goto(url);
+  await page.locator('[data-testid="train-status"][data-state="training"]').waitFor({ timeout: 60000 });
+  const t0 = Date.now();
+  const st = page.locator('[data-testid="train-status"]');
+  while (Date.now() - t0 < seconds * 1000) {
+    await page.waitForTimeout(5000);
+    const s = await st.getAttribute('data-state');
+    console.log(`${((Date.now() - t0) / 1000).toFixed(0)} s: ${s} epoch ${await st.getAttribute('data-epoch')} step ${await st.getAttribute('data-step')} ${await st.getAttribute('data-images-per-second')} img/s acc ${await st.getAttribute('data-test-accuracy')}`);
+    if (s === 'done' || s === 'error') break;
+  }
+  console.log(`measured with ${url}`);
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });
