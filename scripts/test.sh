@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*"; }
 
+step "setup (installs only what is missing)"
+scripts/setup.sh
+
 step "rustfmt"
 cargo fmt --check
 
