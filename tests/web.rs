@@ -53,19 +53,14 @@ fn query_parameters_preset_the_settings() {
 #[wasm_bindgen_test]
 fn predictor_reads_a_drawing_and_refuses_an_empty_one() {
     let p = Predictor::from_bytes(&small_model_bytes()).expect("valid checkpoint");
-    let pred = p
-        .predict_rgba(&bar_drawing(140), 140, 140)
-        .expect("prediction");
+    let pred = p.predict_rgba(&bar_drawing(140), 140, 140).expect("prediction");
     assert_eq!(pred.probabilities.len(), 10);
     assert!((pred.probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-4);
     assert!(pred.digit < 10 && pred.latency_ms >= 0.0);
     // The bar lands in the middle of the 28x28 input.
     assert!(pred.input[14 * 28 + 14] > 0.5);
     let blank = vec![255u8; 140 * 140 * 4];
-    assert!(matches!(
-        p.predict_rgba(&blank, 140, 140),
-        Err(PredictError::Empty)
-    ));
+    assert!(matches!(p.predict_rgba(&blank, 140, 140), Err(PredictError::Empty)));
     assert!(p.predict_rgba(&blank, 10, 10).is_err());
 }
 
@@ -100,23 +95,14 @@ async fn trained_weights_survive_in_indexeddb() {
 #[wasm_bindgen_test]
 async fn fetch_failures_name_the_url() {
     let err = fetch::fetch_bytes("/no/such/file.gz").await.unwrap_err();
-    assert!(
-        err.contains("/no/such/file.gz") && err.contains("404"),
-        "{err}"
-    );
+    assert!(err.contains("/no/such/file.gz") && err.contains("404"), "{err}");
 }
 
 #[wasm_bindgen_test]
 async fn prediction_view_follows_the_dom_contract() {
-    let document = web_sys::window()
-        .and_then(|w| w.document())
-        .expect("document");
+    let document = web_sys::window().and_then(|w| w.document()).expect("document");
     let root = document.create_element("div").expect("div");
-    document
-        .body()
-        .expect("body")
-        .append_child(&root)
-        .expect("append");
+    document.body().expect("body").append_child(&root).expect("append");
     let props = PredictionViewProps {
         prediction: None,
         placeholder: "draw a digit".into(),
@@ -130,10 +116,7 @@ async fn prediction_view_follows_the_dom_contract() {
         .flatten()
         .expect("prediction element");
     assert_eq!(prediction.get_attribute("data-digit").as_deref(), Some(""));
-    assert!(prediction
-        .text_content()
-        .unwrap_or_default()
-        .contains("draw a digit"));
+    assert!(prediction.text_content().unwrap_or_default().contains("draw a digit"));
     for d in 0..10 {
         let bar = root
             .query_selector(&format!("[data-testid=prob-{d}]"))

@@ -36,13 +36,21 @@ pub fn ConfusionView(props: &ConfusionViewProps) -> Html {
         let row_total: u64 = cm.counts[t].iter().sum();
         let cells = (0..10).map(|p| {
             let count = cm.counts[t][p];
-            let share = if row_total > 0 { count as f64 / row_total as f64 } else { 0.0 };
+            let share = if row_total > 0 {
+                count as f64 / row_total as f64
+            } else {
+                0.0
+            };
             // Correct cells in blue, errors in red; errors are rare, so they are boosted.
-            let (hue, alpha) = if t == p { (215, share) } else { (5, (share * 6.0).min(1.0)) };
+            let (hue, alpha) = if t == p {
+                (215, share)
+            } else {
+                (5, (share * 6.0).min(1.0))
+            };
             let selected = props.selected == Some((t, p));
-            let onclick = props.on_select.reform(move |_: MouseEvent| {
-                if selected { None } else { Some((t, p)) }
-            });
+            let onclick = props
+                .on_select
+                .reform(move |_: MouseEvent| if selected { None } else { Some((t, p)) });
             html! {
                 <button class={classes!("cm-cell", selected.then_some("selected"), (t == p).then_some("diag"))}
                         data-testid="cm-cell" data-true={t.to_string()} data-pred={p.to_string()}
@@ -97,8 +105,7 @@ fn pct(v: f64, support: u64) -> String {
 
 /// The held-out images of the selected cell.
 fn examples(props: &ConfusionViewProps) -> Html {
-    let (Some((t, p)), Some(report), Some(set)) = (props.selected, &props.report, &props.eval_set)
-    else {
+    let (Some((t, p)), Some(report), Some(set)) = (props.selected, &props.report, &props.eval_set) else {
         return html! {};
     };
     let hits: Vec<usize> = report

@@ -62,8 +62,7 @@ pub fn DrawPad(props: &DrawPadProps) -> Html {
         })
     };
     let onpointermove = {
-        let (canvas_ref, pen, on_drawing) =
-            (canvas_ref.clone(), pen.clone(), props.on_drawing.clone());
+        let (canvas_ref, pen, on_drawing) = (canvas_ref.clone(), pen.clone(), props.on_drawing.clone());
         Callback::from(move |e: PointerEvent| {
             let Some(canvas) = canvas_ref.cast::<HtmlCanvasElement>() else {
                 return;
@@ -84,8 +83,7 @@ pub fn DrawPad(props: &DrawPadProps) -> Html {
         })
     };
     let end_stroke = {
-        let (canvas_ref, pen, on_drawing) =
-            (canvas_ref.clone(), pen.clone(), props.on_drawing.clone());
+        let (canvas_ref, pen, on_drawing) = (canvas_ref.clone(), pen.clone(), props.on_drawing.clone());
         Callback::from(move |_: PointerEvent| {
             let was_down = std::mem::take(&mut pen.borrow_mut().down);
             if let (true, Some(canvas)) = (was_down, canvas_ref.cast::<HtmlCanvasElement>()) {
@@ -96,10 +94,7 @@ pub fn DrawPad(props: &DrawPadProps) -> Html {
     let onclear = {
         let (canvas_ref, on_drawing) = (canvas_ref.clone(), props.on_drawing.clone());
         Callback::from(move |_: MouseEvent| {
-            if let Some((canvas, ctx)) = canvas_ref
-                .cast::<HtmlCanvasElement>()
-                .and_then(with_context)
-            {
+            if let Some((canvas, ctx)) = canvas_ref.cast::<HtmlCanvasElement>().and_then(with_context) {
                 ctx.clear_rect(0.0, 0.0, canvas.width() as f64, canvas.height() as f64);
             }
             on_drawing.emit(None);
@@ -182,7 +177,5 @@ fn read_pixels(canvas: &HtmlCanvasElement, stroke_end: bool) -> Option<Drawing> 
 
 /// Milliseconds since page load.
 pub fn now_ms() -> f64 {
-    web_sys::window()
-        .and_then(|w| w.performance())
-        .map_or(0.0, |p| p.now())
+    web_sys::window().and_then(|w| w.performance()).map_or(0.0, |p| p.now())
 }

@@ -21,10 +21,7 @@ pub fn ErrorBanner(props: &ErrorBannerProps) -> Html {
     let (title, retry) = match kind {
         ErrorKind::Pretrained => ("Could not load the pretrained model", Some("Retry")),
         ErrorKind::Training(FailureKind::Data) => ("Could not load the MNIST data", Some("Retry")),
-        ErrorKind::Training(FailureKind::Diverged) => (
-            "Training diverged",
-            Some("Retry with half the learning rate"),
-        ),
+        ErrorKind::Training(FailureKind::Diverged) => ("Training diverged", Some("Retry with half the learning rate")),
         ErrorKind::Training(FailureKind::Training) => ("Training failed", Some("Retry")),
         ErrorKind::WorkerCrash => ("The training worker crashed", Some("Restart the worker")),
         ErrorKind::Upload => ("That file is not a usable model", None),

@@ -38,8 +38,7 @@ pub async fn restore_trained(dispatch: UseReducerDispatcher<AppState>) {
             activate: false,
         });
         dispatch.dispatch(Action::Notice(Some(
-            "Restored the model you trained earlier in this browser (choose \"Trained here\")."
-                .into(),
+            "Restored the model you trained earlier in this browser (choose \"Trained here\").".into(),
         )));
     }
 }
@@ -67,10 +66,7 @@ pub fn use_worker_crash_listener(dispatch: UseReducerDispatcher<AppState>) {
         }
         move || {
             if let Some(w) = &window {
-                let _ = w.remove_event_listener_with_callback(
-                    "error",
-                    listener.as_ref().unchecked_ref(),
-                );
+                let _ = w.remove_event_listener_with_callback("error", listener.as_ref().unchecked_ref());
             }
         }
     });

@@ -11,11 +11,7 @@ pub enum ModelSource {
 }
 
 impl ModelSource {
-    pub const ALL: [ModelSource; 3] = [
-        ModelSource::Pretrained,
-        ModelSource::Trained,
-        ModelSource::Uploaded,
-    ];
+    pub const ALL: [ModelSource; 3] = [ModelSource::Pretrained, ModelSource::Trained, ModelSource::Uploaded];
 
     /// The `data-source` value.
     pub fn key(self) -> &'static str {

@@ -83,11 +83,7 @@ pub fn Page() -> Html {
 
     // A new model re-predicts what is on the canvas.
     {
-        let (predictor, last_drawing, dispatch) = (
-            state.predictor.clone(),
-            last_drawing.clone(),
-            dispatch.clone(),
-        );
+        let (predictor, last_drawing, dispatch) = (state.predictor.clone(), last_drawing.clone(), dispatch.clone());
         let key = predictor.as_ref().map(|p| Rc::as_ptr(p) as usize);
         use_effect_with(key, move |_| {
             if let (Some(p), Some(d)) = (&predictor, last_drawing.borrow().as_ref()) {
@@ -109,12 +105,8 @@ pub fn Page() -> Html {
     };
 
     let on_command = {
-        let (bridge, dispatch, start, settings) = (
-            bridge.clone(),
-            dispatch.clone(),
-            start.clone(),
-            state.settings.clone(),
-        );
+        let (bridge, dispatch, start, settings) =
+            (bridge.clone(), dispatch.clone(), start.clone(), state.settings.clone());
         Callback::from(move |c: TrainCommand| match c {
             TrainCommand::Start => start.emit(settings.clone()),
             TrainCommand::Pause => bridge.send(WorkerInput::Pause),
@@ -129,12 +121,8 @@ pub fn Page() -> Html {
     };
 
     let on_retry = {
-        let (bridge, dispatch, start, settings) = (
-            bridge.clone(),
-            dispatch.clone(),
-            start.clone(),
-            state.settings.clone(),
-        );
+        let (bridge, dispatch, start, settings) =
+            (bridge.clone(), dispatch.clone(), start.clone(), state.settings.clone());
         Callback::from(move |kind: ErrorKind| {
             dispatch.dispatch(Action::DismissError);
             match kind {
@@ -172,10 +160,10 @@ pub fn Page() -> Html {
         .filter(|&m| s.models.get(m).is_some())
         .collect();
     let current = s.source.and_then(|m| s.models.get(m));
-    let summary = s.predictor.as_ref().map_or_else(
-        || "Loading the pretrained model…".to_string(),
-        |p| describe_model(p),
-    );
+    let summary = s
+        .predictor
+        .as_ref()
+        .map_or_else(|| "Loading the pretrained model…".to_string(), |p| describe_model(p));
     let placeholder = if s.predictor.is_some() {
         "draw a digit"
     } else {

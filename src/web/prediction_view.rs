@@ -28,9 +28,7 @@ pub fn PredictionView(props: &PredictionViewProps) -> Html {
         None => vec![0.0; IMAGE_PIXELS],
     });
     let digit = p.map(|p| p.digit.to_string()).unwrap_or_default();
-    let latency = p
-        .map(|p| format!("{:.2}", p.latency_ms))
-        .unwrap_or_default();
+    let latency = p.map(|p| format!("{:.2}", p.latency_ms)).unwrap_or_default();
     let bars = (0..10).map(|d| {
         let value = p.map_or(0.0, |p| p.probabilities.get(d).copied().unwrap_or(0.0));
         let best = p.is_some_and(|p| p.digit == d);

@@ -52,23 +52,14 @@ impl Predictor {
     }
 
     /// Predicts the digit drawn in `rgba` (`width * height * 4` bytes, e.g. canvas `ImageData`).
-    pub fn predict_rgba(
-        &self,
-        rgba: &[u8],
-        width: usize,
-        height: usize,
-    ) -> Result<Prediction, PredictError> {
+    pub fn predict_rgba(&self, rgba: &[u8], width: usize, height: usize) -> Result<Prediction, PredictError> {
         let start = web_time::Instant::now();
         let input = preprocess::from_rgba(rgba, width, height).map_err(|e| match e {
             PreprocessError::Empty => PredictError::Empty,
             other => PredictError::Preprocess(other),
         })?;
         let xs = preprocess::to_input(&[input], &Device::Cpu)?; // (1, 1, 28, 28)
-        let probabilities = self
-            .model
-            .probabilities(&xs)?
-            .flatten_all()?
-            .to_vec1::<f32>()?; // (10,)
+        let probabilities = self.model.probabilities(&xs)?.flatten_all()?.to_vec1::<f32>()?; // (10,)
         let digit = probabilities
             .iter()
             .enumerate()

@@ -39,10 +39,7 @@ impl RunState {
 
     /// A run exists in the worker (it can be paused or stopped).
     pub fn is_active(self) -> bool {
-        matches!(
-            self,
-            RunState::Loading | RunState::Training | RunState::Paused
-        )
+        matches!(self, RunState::Loading | RunState::Training | RunState::Paused)
     }
 }
 
@@ -233,10 +230,7 @@ impl Reducible for AppState {
                 s.run = Some(RunState::Loading);
                 s.progress = RunProgress::default();
                 s.follow_training = true;
-                if matches!(
-                    s.error.as_ref().map(|e| e.kind),
-                    Some(ErrorKind::Training(_))
-                ) {
+                if matches!(s.error.as_ref().map(|e| e.kind), Some(ErrorKind::Training(_))) {
                     s.error = None;
                 }
             }
@@ -264,10 +258,7 @@ impl Reducible for AppState {
                 bytes,
                 activate,
             } => {
-                if s.error
-                    .as_ref()
-                    .is_some_and(|e| e.kind == ErrorKind::Upload)
-                {
+                if s.error.as_ref().is_some_and(|e| e.kind == ErrorKind::Upload) {
                     s.error = None;
                 }
                 s.models.set(source, Some(bytes));

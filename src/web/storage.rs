@@ -34,9 +34,7 @@ pub async fn load_trained() -> Result<Option<Vec<u8>>, String> {
     let db = open().await?;
     let tx = db.transaction_with_str(STORE).map_err(|e| describe(&e))?;
     let store = tx.object_store(STORE).map_err(|e| describe(&e))?;
-    let req = store
-        .get(&JsValue::from_str(TRAINED_KEY))
-        .map_err(|e| describe(&e))?;
+    let req = store.get(&JsValue::from_str(TRAINED_KEY)).map_err(|e| describe(&e))?;
     let value = wait(&req).await?;
     Ok(value.dyn_into::<Uint8Array>().ok().map(|a| a.to_vec()))
 }
@@ -45,16 +43,11 @@ async fn open() -> Result<IdbDatabase, String> {
     let factory = web_sys::window()
         .and_then(|w| w.indexed_db().ok().flatten())
         .ok_or("IndexedDB is not available")?;
-    let req = factory
-        .open_with_u32(DB_NAME, DB_VERSION)
-        .map_err(|e| describe(&e))?;
+    let req = factory.open_with_u32(DB_NAME, DB_VERSION).map_err(|e| describe(&e))?;
     // First open (or a new version): create the store.
     let upgrade_req = req.clone();
     let on_upgrade = Closure::once_into_js(move |_: web_sys::Event| {
-        if let Ok(db) = upgrade_req
-            .result()
-            .and_then(|r| r.dyn_into::<IdbDatabase>())
-        {
+        if let Ok(db) = upgrade_req.result().and_then(|r| r.dyn_into::<IdbDatabase>()) {
             if !db.object_store_names().contains(STORE) {
                 let _ = db.create_object_store(STORE);
             }
@@ -71,10 +64,7 @@ async fn wait(req: &IdbRequest) -> Result<JsValue, String> {
     let promise = Promise::new(&mut |resolve, reject| {
         let ok_req = req.clone();
         let on_success = Closure::once_into_js(move |_: web_sys::Event| {
-            let _ = resolve.call1(
-                &JsValue::NULL,
-                &ok_req.result().unwrap_or(JsValue::UNDEFINED),
-            );
+            let _ = resolve.call1(&JsValue::NULL, &ok_req.result().unwrap_or(JsValue::UNDEFINED));
         });
         let err_req = req.clone();
         let on_error = Closure::once_into_js(move |_: web_sys::Event| {

@@ -72,10 +72,7 @@ pub fn TrainPanel(props: &TrainPanelProps) -> Html {
         })
     };
     let epoch = if p.total_steps > 0 { p.epoch + 1 } else { 0 };
-    let accuracy = props
-        .test_accuracy
-        .map(|a| format!("{a:.4}"))
-        .unwrap_or_default();
+    let accuracy = props.test_accuracy.map(|a| format!("{a:.4}")).unwrap_or_default();
     let status_text = match props.state {
         RunState::Idle => "Ready to train".to_string(),
         RunState::Loading => format!("Loading MNIST… {}", p.loading),

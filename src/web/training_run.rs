@@ -41,11 +41,7 @@ pub struct TrainingRun {
 pub type Failure = (FailureKind, String);
 
 impl TrainingRun {
-    pub fn new(
-        settings: &TrainSettings,
-        train: Dataset,
-        eval_set: Dataset,
-    ) -> Result<Self, Failure> {
+    pub fn new(settings: &TrainSettings, train: Dataset, eval_set: Dataset) -> Result<Self, Failure> {
         let trainer = Trainer::new(
             &settings.width.model_config(),
             settings.train_config(),
@@ -96,8 +92,7 @@ impl TrainingRun {
         let epoch_ended = self.trainer.steps_done() % self.trainer.steps_per_epoch() == 0;
         let eval_due = epoch_ended
             || self.trainer.is_done()
-            || (self.since_eval_s >= MIN_EVAL_INTERVAL_S
-                && self.since_eval_s * MAX_EVAL_SHARE >= self.last_eval_s);
+            || (self.since_eval_s >= MIN_EVAL_INTERVAL_S && self.since_eval_s * MAX_EVAL_SHARE >= self.last_eval_s);
         let progress_due = self
             .last_progress
             .is_none_or(|t| t.elapsed().as_secs_f64() >= PROGRESS_INTERVAL_S);
@@ -105,9 +100,7 @@ impl TrainingRun {
         let mut out = Vec::new();
         if progress_due || eval_due {
             self.last_progress = Some(Instant::now());
-            out.push(WorkerOutput::Progress(
-                self.progress(stats.epoch, stats.loss),
-            ));
+            out.push(WorkerOutput::Progress(self.progress(stats.epoch, stats.loss)));
         }
         if eval_due {
             out.push(WorkerOutput::Evaluated(self.evaluate()?));
@@ -124,9 +117,7 @@ impl TrainingRun {
             loss,
             smoothed_loss: self.smoothed_loss.unwrap_or(loss),
             images_per_second: self.images_done as f64 / self.train_seconds.max(1e-9),
-            eta_seconds: per_step
-                * (self.trainer.total_steps() - steps) as f64
-                * (1.0 + MAX_EVAL_SHARE / 2.0),
+            eta_seconds: per_step * (self.trainer.total_steps() - steps) as f64 * (1.0 + MAX_EVAL_SHARE / 2.0),
         }
     }
 
@@ -159,7 +150,6 @@ fn failure(e: TrainError) -> Failure {
     // The core's message suggests a CLI flag; in the page the setting is a form field.
     (
         kind,
-        e.to_string()
-            .replace("try a lower --lr", "try a lower learning rate"),
+        e.to_string().replace("try a lower --lr", "try a lower learning rate"),
     )
 }

@@ -144,10 +144,7 @@ async fn start(
 }
 
 /// Fetches and decodes the four MNIST files, reporting each step to the page.
-async fn load_mnist(
-    data_url: &str,
-    scope: &mut ReactorScope<WorkerInput, WorkerOutput>,
-) -> Result<Mnist, Failure> {
+async fn load_mnist(data_url: &str, scope: &mut ReactorScope<WorkerInput, WorkerOutput>) -> Result<Mnist, Failure> {
     let names = [
         data::TRAIN_IMAGES,
         data::TRAIN_LABELS,
@@ -170,11 +167,6 @@ async fn load_mnist(
         })
         .await;
     let [ti, tl, vi, vl] = [&files[0], &files[1], &files[2], &files[3]];
-    Mnist::from_bytes([
-        (names[0], ti),
-        (names[1], tl),
-        (names[2], vi),
-        (names[3], vl),
-    ])
-    .map_err(|e| (FailureKind::Data, e.to_string()))
+    Mnist::from_bytes([(names[0], ti), (names[1], tl), (names[2], vi), (names[3], vl)])
+        .map_err(|e| (FailureKind::Data, e.to_string()))
 }
