@@ -17,7 +17,7 @@ step "clippy (native)"
 cargo clippy --all-targets -- -D warnings
 
 step "clippy + check (wasm32)"
-cargo clippy --lib --bins --target wasm32-unknown-unknown -- -D warnings
+cargo clippy --all-targets --target wasm32-unknown-unknown -- -D warnings
 cargo check --lib --target wasm32-unknown-unknown
 
 step "native tests"
