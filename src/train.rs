@@ -40,7 +40,7 @@ pub struct TrainConfig {
 impl Default for TrainConfig {
     fn default() -> Self {
         Self {
-            epochs: 15,
+            epochs: 12,
             batch_size: 128,
             lr: 3e-3,
             weight_decay: 0.05,
