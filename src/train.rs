@@ -278,6 +278,14 @@ mod tests {
         Dataset { images, labels }
     }
 
+    /// A network small enough for fast tests.
+    fn tiny() -> ModelConfig {
+        ModelConfig {
+            widths: [4, 8],
+            ..Default::default()
+        }
+    }
+
     fn config(seed: u64, lr: f64) -> TrainConfig {
         TrainConfig {
             epochs: 3,
@@ -290,16 +298,7 @@ mod tests {
     }
 
     fn losses(seed: u64, steps: usize) -> Vec<f32> {
-        let mut t = Trainer::new(
-            &ModelConfig {
-                widths: [4, 8],
-                ..Default::default()
-            },
-            config(seed, 3e-3),
-            bars(64),
-            &Device::Cpu,
-        )
-        .unwrap();
+        let mut t = Trainer::new(&tiny(), config(seed, 3e-3), bars(64), &Device::Cpu).unwrap();
         (0..steps).map(|_| t.step().unwrap().loss).collect()
     }
 
@@ -313,10 +312,7 @@ mod tests {
     #[test]
     fn learns_the_toy_set_and_evaluates_every_example() {
         let data = bars(160);
-        let model = ModelConfig {
-            widths: [4, 8],
-            ..Default::default()
-        };
+        let model = tiny();
         let mut t = Trainer::new(
             &model,
             TrainConfig {
@@ -346,10 +342,7 @@ mod tests {
 
     #[test]
     fn divergence_is_an_error_naming_step_and_lr() {
-        let model = ModelConfig {
-            widths: [4, 8],
-            ..Default::default()
-        };
+        let model = tiny();
         let mut t = Trainer::new(
             &model,
             TrainConfig {
