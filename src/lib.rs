@@ -4,7 +4,8 @@
 //! The core modules are pure (no filesystem, no DOM) so the native CLI, the browser worker and
 //! the tests share them:
 //!
-//! - [`data`]: IDX parsing from bytes, [`data::Dataset`], seeded batching
+//! - [`data`]: IDX parsing from bytes, [`data::Dataset`]
+//! - [`batches`]: seeded, reshuffled-every-epoch batching
 //! - [`augment`]: seeded random affine augmentation
 //! - [`model`]: the network, its config and seeded initialisation
 //! - [`conv`]: the conv3x3 layer, choosing the implementation per device
@@ -18,6 +19,7 @@
 //! - `web` (wasm32 only): the Yew app and the training Web Worker
 
 pub mod augment;
+pub mod batches;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod bench;
 pub mod checkpoint;

@@ -14,8 +14,9 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::augment::Augment;
+use crate::batches::Batches;
 use crate::checkpoint;
-use crate::data::{Batches, Dataset};
+use crate::data::Dataset;
 use crate::metrics::ConfusionMatrix;
 use crate::model::{argmax_rows, init_params, ModelConfig, Vgg};
 use crate::schedule::OneCycle;
