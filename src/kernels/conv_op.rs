@@ -104,8 +104,9 @@ impl CustomOp3 for Conv3x3Relu {
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let g = grad.contiguous()?.apply_op2_no_bwd(y, &ReluMask)?; // (B, O, H, W)
-                                                                    // A tensor that tracks no op is a leaf that is not a variable (e.g. the network's input
-                                                                    // images): nobody reads its gradient, and for the first layer it is the costliest one.
+
+        // A tensor that tracks no op is a leaf that is not a variable (e.g. the network's input
+        // images): nobody reads its gradient, and for the first layer it is the costliest one.
         let dx = if x.track_op() {
             Some(g.apply_op2_no_bwd(w, &InputGrad)?)
         } else {
