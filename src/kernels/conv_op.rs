@@ -84,8 +84,9 @@ impl CustomOp3 for Conv3x3Relu {
         for_each_image(&mut y, g.out_len(), g.col_len(), |i, y_i, col| {
             im2col(&x[i * g.in_len()..][..g.in_len()], g, col); // (K, HW)
             matmul(y_i, w, Mat::row_major(col, g.k(), g.hw()), false); // (O, HW)
-                                                                       // Bias and ReLU while the image is still in cache, instead of two more passes over
-                                                                       // the whole batch.
+
+            // Bias and ReLU while the image is still in cache, instead of two more passes over
+            // the whole batch.
             for (row, &bo) in y_i.chunks_exact_mut(g.hw()).zip(bias) {
                 for v in row {
                     *v = (*v + bo).max(0.0);
