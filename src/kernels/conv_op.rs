@@ -1,21 +1,26 @@
-//! The candle custom ops behind [`super::conv3x3_relu`]: the fused forward and the three
-//! gradient kernels its backward pass is made of.
+//! The candle custom ops behind [`super::conv3x3_relu`]: the fused forward and the fused
+//! backward that produces all three gradients in one pass over the batch.
 //!
 //! Contract: CPU, f32 and contiguous inputs only (the public wrapper makes them contiguous); any
 //! other shape, dtype or layout is a `candle_core::Error`, never a panic. With `g` the output
-//! gradient masked by `y > 0` (ReLU is fused into the forward):
+//! gradient masked by `y > 0` (ReLU is fused into the forward) and `K = C_in * 9`:
 //!
 //! ```text
-//! forward  y_b  = relu(W (O, K) × col(x_b) (K, HW) + bias)      K = C_in * 9
+//! forward  y_b  = relu(W (O, K) × col(x_b) (K, HW) + bias)
 //! dW            = Σ_b g_b (O, HW) × col(x_b)^T (HW, K)
-//! dx_b          = col2im(W^T (K, O) × g_b (O, HW))
+//! dx_b          = W' (C, O*9) × col(g_b) (O*9, HW)      W'[c][o*9 + k] = W[o][c][8 - k]
 //! dbias         = Σ_{b, hw} g
 //! ```
+//!
+//! The input gradient is the transposed convolution written as a plain one: the gradient
+//! convolved with the weights rotated by 180° and their in/out channels swapped. Why not
+//! `col2im(W^T × g_b)`: that gemm has inner dimension O (8-64), far too short to run at speed,
+//! and col2im is one more pass; this one has inner dimension O*9, like the forward.
 
-use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
+use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 
-use super::im2col::{col2im, im2col, matmul, Geometry, Mat};
-use super::{for_each_image, sum_over_images};
+use super::for_each_image;
+use super::im2col::{im2col, matmul, Geometry, Mat};
 
 /// The contiguous f32 data behind `(storage, layout)`.
 fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&'a [f32]> {
@@ -81,8 +86,8 @@ impl CustomOp3 for Conv3x3Relu {
         );
         let w = Mat::row_major(w, g.c_out, g.k());
         let mut y = vec![0f32; b * g.out_len()]; // (B, O, H, W)
-        for_each_image(&mut y, g.out_len(), g.col_len(), |i, y_i, col| {
-            im2col(&x[i * g.in_len()..][..g.in_len()], g, col); // (K, HW)
+        for_each_image(b, &mut y, 0, g.col_len(), |i, y_i, _, col| {
+            im2col(&x[i * g.in_len()..][..g.in_len()], g.h, g.w, col); // (K, HW)
             matmul(y_i, w, Mat::row_major(col, g.k(), g.hw()), false); // (O, HW)
 
             // Bias and ReLU while the image is still in cache, instead of two more passes over
@@ -104,120 +109,116 @@ impl CustomOp3 for Conv3x3Relu {
         y: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let g = grad.contiguous()?.apply_op2_no_bwd(y, &ReluMask)?; // (B, O, H, W)
-
         // A tensor that tracks no op is a leaf that is not a variable (e.g. the network's input
         // images): nobody reads its gradient, and for the first layer it is the costliest one.
-        let dx = if x.track_op() {
-            Some(g.apply_op2_no_bwd(w, &InputGrad)?)
+        let wflip = if x.track_op() {
+            let (c_out, c_in) = w.dims4().map(|(o, c, _, _)| (o, c))?;
+            let w = w.flatten_all()?.to_vec1::<f32>()?; // (O, C, 9), at most a few 10k floats
+            let mut flipped = vec![0f32; w.len()]; // (C, O, 9), each 3x3 rotated by 180°
+            for (oc, kernel) in w.chunks_exact(9).enumerate() {
+                let (o, c) = (oc / c_in, oc % c_in);
+                for (k, &v) in kernel.iter().enumerate() {
+                    flipped[(c * c_out + o) * 9 + 8 - k] = v;
+                }
+            }
+            Some(flipped)
         } else {
             None
         };
-        let dw = w.track_op().then(|| x.apply_op2_no_bwd(&g, &WeightGrad)).transpose()?;
-        let db = bias.track_op().then(|| g.apply_op1_no_bwd(&BiasGrad)).transpose()?;
+        let packed = x.apply_op3_no_bwd(y, &grad.contiguous()?, &Conv3x3ReluGrad { wflip })?;
+        // packed = [dx (if computed) | dW | dbias]; narrow + reshape are views, not copies.
+        let (dw_len, db_len) = (w.elem_count(), bias.elem_count());
+        let dx_len = packed.elem_count() - dw_len - db_len;
+        let dx = if dx_len > 0 {
+            Some(packed.narrow(0, 0, dx_len)?.reshape(x.shape())?)
+        } else {
+            None
+        };
+        let dw = w
+            .track_op()
+            .then(|| packed.narrow(0, dx_len, dw_len)?.reshape(w.shape()))
+            .transpose()?;
+        let db = bias
+            .track_op()
+            .then(|| packed.narrow(0, dx_len + dw_len, db_len)?.reshape(bias.shape()))
+            .transpose()?;
         Ok((dx, dw, db))
     }
 }
 
-/// `grad * (y > 0)`: the output gradient pushed back through the fused ReLU. Args: `grad`, `y`.
-struct ReluMask;
-
-impl CustomOp2 for ReluMask {
-    fn name(&self) -> &'static str {
-        "conv3x3-relu-mask"
-    }
-
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
-        if l1.dims() != l2.dims() {
-            bail!("{}: shapes {:?} and {:?} differ", self.name(), l1.dims(), l2.dims())
-        }
-        let (grad, y) = (f32_slice(s1, l1, self.name())?, f32_slice(s2, l2, self.name())?);
-        let g = grad
-            .iter()
-            .zip(y)
-            .map(|(&d, &v)| if v > 0.0 { d } else { 0.0 })
-            .collect();
-        Ok((CpuStorage::F32(g), l1.shape().clone()))
-    }
+/// All gradients of [`Conv3x3Relu`] in one pass over the images: each image's masked output
+/// gradient is formed once, in cache, and feeds the bias sum and both gemms.
+///
+/// Args: `x` `(B, C, H, W)`, `y` `(B, O, H, W)` (the forward's output), `grad` `(B, O, H, W)`.
+/// Result, flat: `dx` `(B, C, H, W)` when `wflip` (the rotated weights `(C, O, 9)`) is given,
+/// then `dW` `(O, C, 3, 3)`, then `dbias` `(O,)`.
+struct Conv3x3ReluGrad {
+    wflip: Option<Vec<f32>>,
 }
 
-/// `dx`: `col2im(W^T × g_b)` for every image. Args: `g` `(B, O, H, W)`, `w` `(O, C, 3, 3)`.
-struct InputGrad;
-
-impl CustomOp2 for InputGrad {
+impl CustomOp3 for Conv3x3ReluGrad {
     fn name(&self) -> &'static str {
-        "conv3x3-input-grad"
+        "conv3x3-relu-grad"
     }
 
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let name = self.name();
-        let &[b, c_out, h, wd] = l1.dims() else {
-            bail!("{name}: expected a (B, O, H, W) gradient, got {:?}", l1.dims())
+        let (xd, yd) = (l1.dims(), l2.dims());
+        let (&[b, c_in, h, wd], &[yb, c_out, yh, yw]) = (xd, yd) else {
+            bail!("{name}: expected (B, C, H, W) input and output, got {xd:?} and {yd:?}")
         };
-        let g = weight_geometry(l2.dims(), h, wd, name)?;
-        if g.c_out != c_out {
-            bail!("{name}: gradient {:?} does not fit weights {:?}", l1.dims(), l2.dims())
-        }
-        let (dy, w) = (f32_slice(s1, l1, name)?, f32_slice(s2, l2, name)?);
-        let wt = Mat::row_major(w, g.c_out, g.k()).t(); // (K, O)
-        let mut dx = vec![0f32; b * g.in_len()]; // (B, C, H, W)
-        for_each_image(&mut dx, g.in_len(), g.col_len(), |i, dx_i, col| {
-            let dy_i = Mat::row_major(&dy[i * g.out_len()..][..g.out_len()], g.c_out, g.hw());
-            matmul(col, wt, dy_i, false); // (K, HW)
-            col2im(col, g, dx_i);
-        });
-        Ok((CpuStorage::F32(dx), Shape::from((b, g.c_in, h, wd))))
-    }
-}
-
-/// `dW = Σ_b g_b × col(x_b)^T`. Args: `x` `(B, C, H, W)`, `g` `(B, O, H, W)`.
-struct WeightGrad;
-
-impl CustomOp2 for WeightGrad {
-    fn name(&self) -> &'static str {
-        "conv3x3-weight-grad"
-    }
-
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
-        let name = self.name();
-        let (xd, gd) = (l1.dims(), l2.dims());
-        let (&[b, c_in, h, wd], &[gb, c_out, gh, gw]) = (xd, gd) else {
-            bail!("{name}: expected (B, C, H, W) input and gradient, got {xd:?} and {gd:?}")
-        };
-        if (gb, gh, gw) != (b, h, wd) {
-            bail!("{name}: input {xd:?} and gradient {gd:?} disagree")
+        if (yb, yh, yw) != (b, h, wd) || l3.dims() != yd {
+            bail!("{name}: input {xd:?}, output {yd:?} and gradient {:?} disagree", l3.dims())
         }
         let (_, g) = geometry(xd, &[c_out, c_in, 3, 3], name)?;
-        let (x, dy) = (f32_slice(s1, l1, name)?, f32_slice(s2, l2, name)?);
-        let dw = sum_over_images(b, g.c_out * g.k(), g.col_len(), |i, acc, col| {
-            im2col(&x[i * g.in_len()..][..g.in_len()], g, col); // (K, HW)
-            let dy_i = Mat::row_major(&dy[i * g.out_len()..][..g.out_len()], g.c_out, g.hw());
-            let col_t = Mat::row_major(col, g.k(), g.hw()).t(); // (HW, K)
-            matmul(acc, dy_i, col_t, true); // (O, K)
-        });
-        Ok((CpuStorage::F32(dw), Shape::from((g.c_out, g.c_in, 3, 3))))
-    }
-}
-
-/// `dbias[o] = Σ_{b, y, x} g[b, o, y, x]`. Arg: `g` `(B, O, H, W)`.
-struct BiasGrad;
-
-impl CustomOp1 for BiasGrad {
-    fn name(&self) -> &'static str {
-        "conv3x3-bias-grad"
-    }
-
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let &[_, c_out, h, w] = l.dims() else {
-            bail!("{}: expected a (B, O, H, W) gradient, got {:?}", self.name(), l.dims())
-        };
-        let dy = f32_slice(s, l, self.name())?;
-        let mut db = vec![0f32; c_out];
-        if h * w > 0 {
-            for (k, plane) in dy.chunks_exact(h * w).enumerate() {
-                db[k % c_out] += plane.iter().sum::<f32>();
-            }
+        if self.wflip.as_ref().is_some_and(|wf| wf.len() != c_in * c_out * 9) {
+            bail!("{name}: rotated weights do not fit {c_out} x {c_in} channels")
         }
-        Ok((CpuStorage::F32(db), Shape::from(c_out)))
+        let (x, y, dy) = (f32_slice(s1, l1, name)?, f32_slice(s2, l2, name)?, f32_slice(s3, l3, name)?);
+
+        let dw_len = g.c_out * g.k();
+        let dx_len = if self.wflip.is_some() { b * g.in_len() } else { 0 };
+        let mut packed = vec![0f32; dx_len + dw_len + g.c_out];
+        // Scratch: the masked gradient (O, HW), then a column matrix of x or of the gradient.
+        let col_rows = g.k().max(g.c_out * 9);
+        let sums = for_each_image(
+            b,
+            &mut packed[..dx_len],
+            dw_len + g.c_out,
+            g.out_len() + col_rows * g.hw(),
+            |i, dx_i, acc, scratch| {
+                let (gi, col) = scratch.split_at_mut(g.out_len());
+                let (dw, db) = acc.split_at_mut(dw_len);
+                let (y_i, dy_i) = (&y[i * g.out_len()..][..g.out_len()], &dy[i * g.out_len()..][..g.out_len()]);
+                for ((m, &d), &v) in gi.iter_mut().zip(dy_i).zip(y_i) {
+                    *m = if v > 0.0 { d } else { 0.0 };
+                }
+                for (s, row) in db.iter_mut().zip(gi.chunks_exact(g.hw())) {
+                    *s += row.iter().sum::<f32>();
+                }
+
+                let col_x = &mut col[..g.col_len()];
+                im2col(&x[i * g.in_len()..][..g.in_len()], g.h, g.w, col_x); // (K, HW)
+                let g_mat = Mat::row_major(gi, g.c_out, g.hw()); // (O, HW)
+                matmul(dw, g_mat, Mat::row_major(col_x, g.k(), g.hw()).t(), true); // (O, K)
+
+                if let Some(wflip) = &self.wflip {
+                    let col_g = &mut col[..g.c_out * 9 * g.hw()];
+                    im2col(gi, g.h, g.w, col_g); // (O*9, HW)
+                    let wf = Mat::row_major(wflip, g.c_in, g.c_out * 9);
+                    matmul(dx_i, wf, Mat::row_major(col_g, g.c_out * 9, g.hw()), false); // (C, HW)
+                }
+            },
+        );
+        packed[dx_len..].copy_from_slice(&sums);
+        Ok((CpuStorage::F32(packed), Shape::from(dx_len + dw_len + g.c_out)))
     }
 }

@@ -56,7 +56,7 @@ pub fn conv3x3_relu(xs: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tenso
 }
 
 thread_local! {
-    /// Each thread's column-matrix buffer, kept between calls: allocating ~1 MB per image or per
+    /// Each thread's scratch buffer (column matrices, masked gradients), kept between calls: allocating ~1 MB per image or per
     /// op showed up as page faults (a tenth of training time) in `perf`.
     static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
@@ -90,64 +90,61 @@ pub fn max_pool2x2(xs: &Tensor) -> Result<Tensor> {
     xs.contiguous()?.apply_op1(pool::MaxPool2x2)
 }
 
-/// Calls `f(i, out_i, scratch)` for every image `i`, where `out_i` is the `i`-th chunk of
-/// `per_image` elements of `out` and `scratch` holds `scratch_len` floats of unspecified
-/// contents. Images run in parallel natively.
-#[cfg(not(target_arch = "wasm32"))]
-fn for_each_image<F>(out: &mut [f32], per_image: usize, scratch_len: usize, f: F)
-where
-    F: Fn(usize, &mut [f32], &mut [f32]) + Send + Sync,
-{
-    use rayon::prelude::*;
-    out.par_chunks_mut(per_image.max(1))
-        .enumerate()
-        .for_each(|(i, o)| with_scratch(scratch_len, |col| f(i, o, col)));
-}
+/// Images per work item are `ceil(B / GROUPS)`: enough items to keep every thread busy, and a
+/// number that does not depend on the thread count, so sums over images come out bit-identical on
+/// any machine (and in the browser).
+const GROUPS: usize = 16;
 
-#[cfg(target_arch = "wasm32")]
-fn for_each_image<F>(out: &mut [f32], per_image: usize, scratch_len: usize, f: F)
+/// Calls `f(i, out_i, acc, scratch)` for every image `i < n` and returns the sum of the `acc`s.
+///
+/// `out_i` is image `i`'s chunk of `out` (`out.len() / n` elements, empty when `out` is);
+/// `acc` is an accumulator of `acc_len` floats, starting at zero, shared by the images of one
+/// group; `scratch` holds `scratch_len` floats of unspecified contents. Natively the groups run
+/// in parallel on rayon's threads; the partial sums are then added in group order.
+fn for_each_image<F>(n: usize, out: &mut [f32], acc_len: usize, scratch_len: usize, f: F) -> Vec<f32>
 where
-    F: Fn(usize, &mut [f32], &mut [f32]),
+    F: Fn(usize, &mut [f32], &mut [f32], &mut [f32]) + Send + Sync,
 {
-    for (i, o) in out.chunks_mut(per_image.max(1)).enumerate() {
-        with_scratch(scratch_len, |col| f(i, o, col));
+    if n == 0 {
+        return vec![0.0; acc_len];
     }
-}
-
-/// Sums `len`-element contributions of images `0..n`: `f(i, acc, scratch)` must add image `i`'s
-/// into `acc`. Natively, each thread accumulates its own partial sum, then the partials are added.
-#[cfg(not(target_arch = "wasm32"))]
-fn sum_over_images<F>(n: usize, len: usize, scratch_len: usize, f: F) -> Vec<f32>
-where
-    F: Fn(usize, &mut [f32], &mut [f32]) + Send + Sync,
-{
+    let per_image = out.len() / n;
+    let group = n.div_ceil(GROUPS);
+    let run = |(g, out_g): (usize, &mut [f32])| {
+        let mut acc = vec![0f32; acc_len];
+        with_scratch(scratch_len, |scratch| {
+            for i in g * group..n.min((g + 1) * group) {
+                let out_i = if per_image == 0 {
+                    &mut [][..]
+                } else {
+                    &mut out_g[(i - g * group) * per_image..][..per_image]
+                };
+                f(i, out_i, &mut acc, scratch);
+            }
+        });
+        acc
+    };
+    let groups = n.div_ceil(group);
+    #[cfg(not(target_arch = "wasm32"))]
     use rayon::prelude::*;
-    (0..n)
-        .into_par_iter()
-        .fold(
-            || vec![0f32; len],
-            |mut acc, i| {
-                with_scratch(scratch_len, |col| f(i, &mut acc, col));
-                acc
-            },
-        )
-        .reduce(
-            || vec![0f32; len],
-            |mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-                a
-            },
-        )
-}
-
-#[cfg(target_arch = "wasm32")]
-fn sum_over_images<F>(n: usize, len: usize, scratch_len: usize, f: F) -> Vec<f32>
-where
-    F: Fn(usize, &mut [f32], &mut [f32]),
-{
-    let mut acc = vec![0f32; len];
-    for i in 0..n {
-        with_scratch(scratch_len, |col| f(i, &mut acc, col));
+    // Both branches collect in group order (rayon's indexed `collect` keeps it).
+    let partials: Vec<Vec<f32>> = if per_image == 0 {
+        #[cfg(not(target_arch = "wasm32"))]
+        let items = (0..groups).into_par_iter();
+        #[cfg(target_arch = "wasm32")]
+        let items = 0..groups;
+        items.map(|g| run((g, &mut [][..]))).collect()
+    } else {
+        #[cfg(not(target_arch = "wasm32"))]
+        let chunks = out.par_chunks_mut(group * per_image);
+        #[cfg(target_arch = "wasm32")]
+        let chunks = out.chunks_mut(group * per_image);
+        chunks.enumerate().map(run).collect()
+    };
+    let mut partials = partials.into_iter();
+    let mut sum = partials.next().unwrap_or_else(|| vec![0.0; acc_len]);
+    for p in partials {
+        sum.iter_mut().zip(&p).for_each(|(s, v)| *s += v);
     }
-    acc
+    sum
 }

@@ -12,6 +12,8 @@
 
 use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 
+use super::for_each_image;
+
 /// `(B*C, H, W)` planes and the pooled side lengths, or an error for a non-4D or tiny input.
 fn dims(l: &Layout, op: &str) -> Result<(usize, usize, usize, usize, usize)> {
     let &[b, c, h, w] = l.dims() else {
@@ -39,6 +41,17 @@ fn argmax(plane: &[f32], w: usize, oy: usize, ox: usize) -> usize {
         .fold(i, |best, j| if plane[j] > plane[best] { j } else { best })
 }
 
+/// The larger of two values, the first on ties: the value [`argmax`] picks, in a form that
+/// compiles to SIMD max instructions.
+#[inline]
+fn first_max(a: f32, b: f32) -> f32 {
+    if b > a {
+        b
+    } else {
+        a
+    }
+}
+
 /// `max_pool2d(2)`. Arg: `x` `(B, C, H, W)`.
 pub struct MaxPool2x2;
 
@@ -50,12 +63,20 @@ impl CustomOp1 for MaxPool2x2 {
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let (planes, h, w, oh, ow) = dims(l, self.name())?;
         let x = f32_slice(s, l, self.name())?;
-        let mut y = Vec::with_capacity(planes * oh * ow); // (B, C, H/2, W/2)
-        for plane in x.chunks_exact(h * w) {
-            for oy in 0..oh {
-                y.extend((0..ow).map(|ox| plane[argmax(plane, w, oy, ox)]));
+        let d = l.dims();
+        let mut y = vec![0f32; planes * oh * ow]; // (B, C, H/2, W/2)
+        // Parallel over images; within a plane, one output row from two input rows at a time.
+        for_each_image(d[0], &mut y, 0, 0, |i, y_i, _, _| {
+            let x_i = &x[i * d[1] * h * w..][..d[1] * h * w];
+            for (plane, out) in x_i.chunks_exact(h * w).zip(y_i.chunks_exact_mut(oh * ow)) {
+                for (oy, out_row) in out.chunks_exact_mut(ow).enumerate() {
+                    let (r0, r1) = (&plane[2 * oy * w..][..2 * ow], &plane[(2 * oy + 1) * w..][..2 * ow]);
+                    for ((o, a), b) in out_row.iter_mut().zip(r0.chunks_exact(2)).zip(r1.chunks_exact(2)) {
+                        *o = first_max(first_max(a[0], a[1]), first_max(b[0], b[1]));
+                    }
+                }
             }
-        }
+        });
         let d = l.dims();
         Ok((CpuStorage::F32(y), Shape::from((d[0], d[1], oh, ow))))
     }
@@ -81,14 +102,18 @@ impl CustomOp2 for MaxPool2x2Grad {
         }
         let (x, dy) = (f32_slice(s1, l1, self.name())?, f32_slice(s2, l2, self.name())?);
         let mut dx = vec![0f32; planes * h * w]; // (B, C, H, W)
-        let planes_in = x.chunks_exact(h * w).zip(dx.chunks_exact_mut(h * w));
-        for ((plane, dplane), dy) in planes_in.zip(dy.chunks_exact(oh * ow)) {
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    dplane[argmax(plane, w, oy, ox)] = dy[oy * ow + ox];
+        let (per_in, per_out) = (d[1] * h * w, d[1] * oh * ow);
+        for_each_image(d[0], &mut dx, 0, 0, |i, dx_i, _, _| {
+            let (x_i, dy_i) = (&x[i * per_in..][..per_in], &dy[i * per_out..][..per_out]);
+            let planes_in = x_i.chunks_exact(h * w).zip(dx_i.chunks_exact_mut(h * w));
+            for ((plane, dplane), dy) in planes_in.zip(dy_i.chunks_exact(oh * ow)) {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        dplane[argmax(plane, w, oy, ox)] = dy[oy * ow + ox];
+                    }
                 }
             }
-        }
+        });
         Ok((CpuStorage::F32(dx), l1.shape().clone()))
     }
 }
