@@ -176,13 +176,20 @@ impl CustomOp3 for Conv3x3ReluGrad {
             bail!("{name}: expected (B, C, H, W) input and output, got {xd:?} and {yd:?}")
         };
         if (yb, yh, yw) != (b, h, wd) || l3.dims() != yd {
-            bail!("{name}: input {xd:?}, output {yd:?} and gradient {:?} disagree", l3.dims())
+            bail!(
+                "{name}: input {xd:?}, output {yd:?} and gradient {:?} disagree",
+                l3.dims()
+            )
         }
         let (_, g) = geometry(xd, &[c_out, c_in, 3, 3], name)?;
         if self.wflip.as_ref().is_some_and(|wf| wf.len() != c_in * c_out * 9) {
             bail!("{name}: rotated weights do not fit {c_out} x {c_in} channels")
         }
-        let (x, y, dy) = (f32_slice(s1, l1, name)?, f32_slice(s2, l2, name)?, f32_slice(s3, l3, name)?);
+        let (x, y, dy) = (
+            f32_slice(s1, l1, name)?,
+            f32_slice(s2, l2, name)?,
+            f32_slice(s3, l3, name)?,
+        );
 
         let dw_len = g.c_out * g.k();
         let dx_len = if self.wflip.is_some() { b * g.in_len() } else { 0 };
@@ -197,7 +204,10 @@ impl CustomOp3 for Conv3x3ReluGrad {
             |i, dx_i, acc, scratch| {
                 let (gi, col) = scratch.split_at_mut(g.out_len());
                 let (dw, db) = acc.split_at_mut(dw_len);
-                let (y_i, dy_i) = (&y[i * g.out_len()..][..g.out_len()], &dy[i * g.out_len()..][..g.out_len()]);
+                let (y_i, dy_i) = (
+                    &y[i * g.out_len()..][..g.out_len()],
+                    &dy[i * g.out_len()..][..g.out_len()],
+                );
                 for ((m, &d), &v) in gi.iter_mut().zip(dy_i).zip(y_i) {
                     *m = if v > 0.0 { d } else { 0.0 };
                 }
@@ -214,7 +224,8 @@ impl CustomOp3 for Conv3x3ReluGrad {
                     let col_g = &mut col[..g.c_out * 9 * g.hw()];
                     im2col(gi, g.h, g.w, col_g); // (O*9, HW)
                     let wf = Mat::row_major(wflip, g.c_in, g.c_out * 9);
-                    matmul(dx_i, wf, Mat::row_major(col_g, g.c_out * 9, g.hw()), false); // (C, HW)
+                    matmul(dx_i, wf, Mat::row_major(col_g, g.c_out * 9, g.hw()), false);
+                    // (C, HW)
                 }
             },
         );

@@ -65,7 +65,7 @@ impl CustomOp1 for MaxPool2x2 {
         let x = f32_slice(s, l, self.name())?;
         let d = l.dims();
         let mut y = vec![0f32; planes * oh * ow]; // (B, C, H/2, W/2)
-        // Parallel over images; within a plane, one output row from two input rows at a time.
+                                                  // Parallel over images; within a plane, one output row from two input rows at a time.
         for_each_image(d[0], &mut y, 0, 0, |i, y_i, _, _| {
             let x_i = &x[i * d[1] * h * w..][..d[1] * h * w];
             for (plane, out) in x_i.chunks_exact(h * w).zip(y_i.chunks_exact_mut(oh * ow)) {
