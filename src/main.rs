@@ -3,6 +3,11 @@
 #[cfg(not(target_arch = "wasm32"))]
 mod cli;
 
+/// Why: see the `mimalloc` line in Cargo.toml (page faults on every step with glibc's malloc).
+#[cfg(not(target_arch = "wasm32"))]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[cfg(not(target_arch = "wasm32"))]
 fn main() -> std::process::ExitCode {
     cli::main()

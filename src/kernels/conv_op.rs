@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! forward  y_b  = relu(W (O, K) × col(x_b) (K, HW) + bias)
-//! dW            = Σ_b g_b (O, HW) × col(x_b)^T (HW, K)
+//! dW^T          = Σ_b col(x_b) (K, HW) × g_b^T (HW, O)
 //! dx_b          = W' (C, O*9) × col(g_b) (O*9, HW)      W'[c][o*9 + k] = W[o][c][8 - k]
 //! dbias         = Σ_{b, hw} g
 //! ```
@@ -203,7 +203,7 @@ impl CustomOp3 for Conv3x3ReluGrad {
             g.out_len() + col_rows * g.hw(),
             |i, dx_i, acc, scratch| {
                 let (gi, col) = scratch.split_at_mut(g.out_len());
-                let (dw, db) = acc.split_at_mut(dw_len);
+                let (dw_t, db) = acc.split_at_mut(dw_len);
                 let (y_i, dy_i) = (
                     &y[i * g.out_len()..][..g.out_len()],
                     &dy[i * g.out_len()..][..g.out_len()],
@@ -215,10 +215,13 @@ impl CustomOp3 for Conv3x3ReluGrad {
                     *s += row.iter().sum::<f32>();
                 }
 
+                // dW^T (K, O) += col(x_i) (K, HW) × g_i^T (HW, O). Why transposed: gemm copies an
+                // operand into panels unless the result's rows are its contiguous direction; this
+                // way the operand copied is g_i^T (O*HW floats), not col (K*HW, nine times more).
                 let col_x = &mut col[..g.col_len()];
                 im2col(&x[i * g.in_len()..][..g.in_len()], g.h, g.w, col_x); // (K, HW)
-                let g_mat = Mat::row_major(gi, g.c_out, g.hw()); // (O, HW)
-                matmul(dw, g_mat, Mat::row_major(col_x, g.k(), g.hw()).t(), true); // (O, K)
+                let g_t = Mat::row_major(gi, g.c_out, g.hw()).t(); // (HW, O)
+                matmul(dw_t, Mat::row_major(col_x, g.k(), g.hw()), g_t, true); // (K, O)
 
                 if let Some(wflip) = &self.wflip {
                     let col_g = &mut col[..g.c_out * 9 * g.hw()];
@@ -229,7 +232,14 @@ impl CustomOp3 for Conv3x3ReluGrad {
                 }
             },
         );
-        packed[dx_len..].copy_from_slice(&sums);
+        // sums = [dW^T (K, O) | dbias]; dW goes out as (O, K).
+        let (dw_t, db) = sums.split_at(dw_len);
+        for (o, row) in packed[dx_len..dx_len + dw_len].chunks_exact_mut(g.k()).enumerate() {
+            for (k, v) in row.iter_mut().enumerate() {
+                *v = dw_t[k * g.c_out + o];
+            }
+        }
+        packed[dx_len + dw_len..].copy_from_slice(db);
         Ok((CpuStorage::F32(packed), Shape::from(dx_len + dw_len + g.c_out)))
     }
 }

@@ -65,7 +65,9 @@ pub fn im2col(x: &[f32], h: usize, w: usize, col: &mut [f32]) {
                 let hi = (hw as isize - d).clamp(lo as isize, hw as isize) as usize;
                 row[..lo].fill(0.0);
                 row[hi..].fill(0.0);
-                row[lo..hi].copy_from_slice(&plane[(lo as isize + d) as usize..(hi as isize + d) as usize]);
+                if lo < hi {
+                    row[lo..hi].copy_from_slice(&plane[(lo as isize + d) as usize..(hi as isize + d) as usize]);
+                }
                 // Padding: the row above the first / below the last image row, and the column
                 // left of the first / right of the last (where the flat shift wrapped around).
                 match ky {
@@ -84,7 +86,7 @@ pub fn im2col(x: &[f32], h: usize, w: usize, col: &mut [f32]) {
 }
 
 /// A read-only matrix view: element `(i, j)` is `data[i * rs + j * cs]`. Transposing is swapping
-/// the strides, which gemm handles while packing, so no transposed copy is ever made.
+/// the strides; no transposed copy is made.
 #[derive(Clone, Copy, Debug)]
 pub struct Mat<'a> {
     pub data: &'a [f32],

@@ -10,7 +10,7 @@
 //! gradient goes to its first maximum. Candle's backward (0.11.1) differs: it multiplies by the
 //! window's mean of the "is maximum" mask, so a unique maximum gets 1/4 of the gradient.
 
-use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
+use candle_core::{bail, CpuStorage, CustomOp1, CustomOp3, Layout, Result, Shape, Tensor};
 
 use super::for_each_image;
 
@@ -32,17 +32,7 @@ fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&'a [f32]> {
     Ok(&s.as_slice::<f32>()?[start..end])
 }
 
-/// Offset inside the plane of the first maximum of the window at pooled `(oy, ox)`.
-#[inline]
-fn argmax(plane: &[f32], w: usize, oy: usize, ox: usize) -> usize {
-    let i = 2 * oy * w + 2 * ox;
-    [i + 1, i + w, i + w + 1]
-        .into_iter()
-        .fold(i, |best, j| if plane[j] > plane[best] { j } else { best })
-}
-
-/// The larger of two values, the first on ties: the value [`argmax`] picks, in a form that
-/// compiles to SIMD max instructions.
+/// The larger of two values, the first on ties, in a form that compiles to SIMD max instructions.
 #[inline]
 fn first_max(a: f32, b: f32) -> f32 {
     if b > a {
@@ -81,39 +71,79 @@ impl CustomOp1 for MaxPool2x2 {
         Ok((CpuStorage::F32(y), Shape::from((d[0], d[1], oh, ow))))
     }
 
-    fn bwd(&self, x: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        Ok(Some(x.apply_op2_no_bwd(&grad.contiguous()?, &MaxPool2x2Grad)?))
+    fn bwd(&self, x: &Tensor, res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        Ok(Some(x.apply_op3_no_bwd(res, &grad.contiguous()?, &MaxPool2x2Grad)?))
     }
 }
 
-/// The gradient of [`MaxPool2x2`]. Args: `x` `(B, C, H, W)`, `grad` `(B, C, H/2, W/2)`.
+/// The gradient of [`MaxPool2x2`]. Args: `x` `(B, C, H, W)`, `y` (its pooled output) and `grad`,
+/// both `(B, C, H/2, W/2)`.
 struct MaxPool2x2Grad;
 
-impl CustomOp2 for MaxPool2x2Grad {
+impl CustomOp3 for MaxPool2x2Grad {
     fn name(&self) -> &'static str {
         "max-pool-2x2-grad"
     }
 
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let (planes, h, w, oh, ow) = dims(l1, self.name())?;
         let d = l1.dims();
-        if l2.dims() != [d[0], d[1], oh, ow] {
-            bail!("{}: gradient {:?} does not fit input {d:?}", self.name(), l2.dims())
+        if l2.dims() != [d[0], d[1], oh, ow] || l3.dims() != l2.dims() {
+            bail!(
+                "{}: pooled {:?} and gradient {:?} do not fit input {d:?}",
+                self.name(),
+                l2.dims(),
+                l3.dims()
+            )
         }
-        let (x, dy) = (f32_slice(s1, l1, self.name())?, f32_slice(s2, l2, self.name())?);
+        let x = f32_slice(s1, l1, self.name())?;
+        let (y, dy) = (f32_slice(s2, l2, self.name())?, f32_slice(s3, l3, self.name())?);
         let mut dx = vec![0f32; planes * h * w]; // (B, C, H, W)
         let (per_in, per_out) = (d[1] * h * w, d[1] * oh * ow);
         for_each_image(d[0], &mut dx, 0, 0, |i, dx_i, _, _| {
-            let (x_i, dy_i) = (&x[i * per_in..][..per_in], &dy[i * per_out..][..per_out]);
-            let planes_in = x_i.chunks_exact(h * w).zip(dx_i.chunks_exact_mut(h * w));
-            for ((plane, dplane), dy) in planes_in.zip(dy_i.chunks_exact(oh * ow)) {
+            let planes = x[i * per_in..][..per_in]
+                .chunks_exact(h * w)
+                .zip(dx_i.chunks_exact_mut(h * w))
+                .zip(y[i * per_out..][..per_out].chunks_exact(oh * ow))
+                .zip(dy[i * per_out..][..per_out].chunks_exact(oh * ow));
+            for (((plane, dplane), pooled), grads) in planes {
                 for oy in 0..oh {
-                    for ox in 0..ow {
-                        dplane[argmax(plane, w, oy, ox)] = dy[oy * ow + ox];
-                    }
+                    let (r0, r1) = (&plane[2 * oy * w..][..w], &plane[(2 * oy + 1) * w..][..w]);
+                    let (d0, d1) = dplane[2 * oy * w..][..2 * w].split_at_mut(w);
+                    let (m, g) = (&pooled[oy * ow..][..ow], &grads[oy * ow..][..ow]);
+                    route_row(r0, r1, m, g, d0, d1);
                 }
             }
         });
         Ok((CpuStorage::F32(dx), l1.shape().clone()))
+    }
+}
+
+/// One pooled row's gradient into its two input rows: each window's gradient goes to the first
+/// of its values (row-major order) equal to the window's maximum `m`. Branch-free, so it
+/// vectorises.
+#[inline]
+fn route_row(r0: &[f32], r1: &[f32], m_row: &[f32], g_row: &[f32], d0: &mut [f32], d1: &mut [f32]) {
+    let ow = m_row.len();
+    let (r0, r1) = (&r0[..2 * ow], &r1[..2 * ow]);
+    let (d0, d1) = (&mut d0[..2 * ow], &mut d1[..2 * ow]);
+    for ox in 0..ow {
+        let (m, g) = (m_row[ox], g_row[ox]);
+        let a = r0[2 * ox] == m;
+        let b = !a && r0[2 * ox + 1] == m;
+        let c = !a && !b && r1[2 * ox] == m;
+        let rest = !(a || b || c);
+        d0[2 * ox] = if a { g } else { 0.0 };
+        d0[2 * ox + 1] = if b { g } else { 0.0 };
+        d1[2 * ox] = if c { g } else { 0.0 };
+        d1[2 * ox + 1] = if rest { g } else { 0.0 };
     }
 }

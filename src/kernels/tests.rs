@@ -157,3 +157,23 @@ fn max_pool_matches_candle_forward_and_reference_gradient() {
         assert_close(&format!("{shape:?} pool gradient"), grads.get(&x).unwrap(), &expected);
     }
 }
+
+#[test]
+fn im2col_handles_images_thinner_than_the_window() {
+    use super::im2col::im2col;
+    let mut rng = ChaCha8Rng::seed_from_u64(14);
+    for (c, h, w) in [(2, 1, 4), (4, 6, 1), (1, 1, 1)] {
+        let x: Vec<f32> = (0..c * h * w).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let mut col = vec![f32::NAN; c * 9 * h * w];
+        im2col(&x, h, w, &mut col);
+        for (r, row) in col.chunks_exact(h * w).enumerate() {
+            let (ch, ky, kx) = (r / 9, r % 9 / 3, r % 3);
+            for (p, &v) in row.iter().enumerate() {
+                let (sy, sx) = ((p / w + ky) as isize - 1, (p % w + kx) as isize - 1);
+                let inside = (0..h as isize).contains(&sy) && (0..w as isize).contains(&sx);
+                let expected = if inside { x[ch * h * w + sy as usize * w + sx as usize] } else { 0.0 };
+                assert_eq!(v, expected, "C={c} {h}x{w}: row {r}, pixel {p}");
+            }
+        }
+    }
+}
