@@ -92,11 +92,7 @@ impl CustomOp3 for Conv3x3Relu {
 
             // Bias and ReLU while the image is still in cache, instead of two more passes over
             // the whole batch.
-            for (row, &bo) in y_i.chunks_exact_mut(g.hw()).zip(bias) {
-                for v in row {
-                    *v = (*v + bo).max(0.0);
-                }
-            }
+            add_bias_relu(y_i, bias);
         });
         Ok((CpuStorage::F32(y), Shape::from((b, g.c_out, g.h, g.w))))
     }
@@ -208,12 +204,7 @@ impl CustomOp3 for Conv3x3ReluGrad {
                     &y[i * g.out_len()..][..g.out_len()],
                     &dy[i * g.out_len()..][..g.out_len()],
                 );
-                for ((m, &d), &v) in gi.iter_mut().zip(dy_i).zip(y_i) {
-                    *m = if v > 0.0 { d } else { 0.0 };
-                }
-                for (s, row) in db.iter_mut().zip(gi.chunks_exact(g.hw())) {
-                    *s += row.iter().sum::<f32>();
-                }
+                relu_mask_and_bias_grad(gi, dy_i, y_i, db);
 
                 // dW^T (K, O) += col(x_i) (K, HW) × g_i^T (HW, O). Why transposed: gemm copies an
                 // operand into panels unless the result's rows are its contiguous direction; this
@@ -242,4 +233,47 @@ impl CustomOp3 for Conv3x3ReluGrad {
         packed[dx_len + dw_len..].copy_from_slice(db);
         Ok((CpuStorage::F32(packed), Shape::from(dx_len + dw_len + g.c_out)))
     }
+}
+
+/// `y = relu(y + bias[channel])` for one image `(O, HW)`.
+///
+/// Why `if t > 0.0` and not `t.max(0.0)` (same result, NaN included): `f32::max` must ignore NaN,
+/// which wasm's `f32x4.max` does not, so on wasm32 it becomes a scalar `fmaxf` call per element;
+/// the comparison vectorises on every target.
+#[inline(never)]
+fn add_bias_relu(y: &mut [f32], bias: &[f32]) {
+    let hw = y.len() / bias.len().max(1);
+    for (row, &b) in y.chunks_exact_mut(hw.max(1)).zip(bias) {
+        for v in row {
+            let t = *v + b;
+            *v = if t > 0.0 { t } else { 0.0 };
+        }
+    }
+}
+
+/// One image's output gradient through the ReLU (`g = dy * (y > 0)`, into `g`), and its sum per
+/// channel added to `db`. All `(O, HW)` but `db` `(O,)`.
+#[inline(never)]
+fn relu_mask_and_bias_grad(g: &mut [f32], dy: &[f32], y: &[f32], db: &mut [f32]) {
+    for ((m, &d), &v) in g.iter_mut().zip(dy).zip(y) {
+        *m = if v > 0.0 { d } else { 0.0 };
+    }
+    let hw = g.len() / db.len().max(1);
+    for (s, row) in db.iter_mut().zip(g.chunks_exact(hw.max(1))) {
+        *s += lane_sum(row);
+    }
+}
+
+/// The sum of `xs`, in eight interleaved partial sums. Why: a plain `iter().sum()` must add in
+/// order, which the compiler may not vectorise; eight lanes fill a 256-bit or two 128-bit vectors.
+fn lane_sum(xs: &[f32]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let chunks = xs.chunks_exact(8);
+    let tail: f32 = chunks.remainder().iter().sum();
+    for c in chunks {
+        for (l, v) in lanes.iter_mut().zip(c) {
+            *l += v;
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
 }

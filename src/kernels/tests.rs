@@ -171,7 +171,11 @@ fn im2col_handles_images_thinner_than_the_window() {
             for (p, &v) in row.iter().enumerate() {
                 let (sy, sx) = ((p / w + ky) as isize - 1, (p % w + kx) as isize - 1);
                 let inside = (0..h as isize).contains(&sy) && (0..w as isize).contains(&sx);
-                let expected = if inside { x[ch * h * w + sy as usize * w + sx as usize] } else { 0.0 };
+                let expected = if inside {
+                    x[ch * h * w + sy as usize * w + sx as usize]
+                } else {
+                    0.0
+                };
                 assert_eq!(v, expected, "C={c} {h}x{w}: row {r}, pixel {p}");
             }
         }
