@@ -181,3 +181,29 @@ fn im2col_handles_images_thinner_than_the_window() {
         }
     }
 }
+
+/// Sums over the batch (weight and bias gradients) are added in a fixed grouping, so training is
+/// bit-for-bit reproducible whatever the number of threads.
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn gradients_do_not_depend_on_the_thread_count() {
+    let mut rng = ChaCha8Rng::seed_from_u64(15);
+    let x = Var::from_tensor(&random(&mut rng, &[37, 4, 14, 14])).unwrap();
+    let w = Var::from_tensor(&random(&mut rng, &[6, 4, 3, 3])).unwrap();
+    let b = Var::from_tensor(&random(&mut rng, &[6])).unwrap();
+    let r = random(&mut rng, &[37, 6, 14, 14]);
+    let grads = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| {
+            let y = max_pool2x2(&conv3x3_relu(&x, &w, &b).unwrap()).unwrap();
+            let g = (&y * &r.narrow(2, 0, 7).unwrap().narrow(3, 0, 7).unwrap())
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            [&x, &w, &b].map(|v| g.get(v).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap())
+        })
+    };
+    assert_eq!(grads(1), grads(3));
+}

@@ -169,7 +169,7 @@ pub fn Page() -> Html {
     } else {
         "loading the model…"
     };
-    let test_accuracy = s.last_eval.as_ref().map(|r| r.accuracy);
+    let test_accuracy = s.last_eval.as_ref().map(|r| (r.accuracy, r.predictions.len()));
     let training_live = matches!(s.run_state(), RunState::Training | RunState::Loading);
 
     html! {

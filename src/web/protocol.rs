@@ -50,8 +50,9 @@ pub enum WorkerOutput {
         total_steps: usize,
         steps_per_epoch: usize,
         train_size: usize,
-        /// The held-out images the evaluations score (`EVAL_SIZE * 784` pixels) and their
-        /// labels, so the page can show misclassified examples.
+        /// The MNIST test images (`10,000 * 784` pixels) and labels, so the page can show the
+        /// examples of a confusion-matrix cell. Evaluations score a prefix of them: the first
+        /// `QUICK_EVAL_SIZE` during the run, all of them at its end.
         eval_images: Vec<u8>,
         eval_labels: Vec<u8>,
     },

@@ -2,7 +2,8 @@
 //!
 //! Contract (DOM): `button[data-testid=train-start|train-pause|train-stop]`;
 //! `[data-testid=train-status]` carries `data-state`, `data-epoch` (1-based), `data-step`,
-//! `data-images-per-second` and `data-test-accuracy` (latest evaluation, empty before one).
+//! `data-images-per-second`, `data-test-accuracy` (latest evaluation, empty before one) and
+//! `data-test-images` (how many test images it scored: 1,000 during a run, all at its end).
 //! Settings are locked while a run exists, so what the status shows is what runs.
 
 use web_sys::{HtmlInputElement, HtmlSelectElement};
@@ -26,7 +27,8 @@ pub struct TrainPanelProps {
     pub settings: TrainSettings,
     pub state: RunState,
     pub progress: RunProgress,
-    pub test_accuracy: Option<f64>,
+    /// The latest evaluation: accuracy and the number of test images it scored.
+    pub test_accuracy: Option<(f64, usize)>,
     pub on_command: Callback<TrainCommand>,
     pub on_settings: Callback<TrainSettings>,
 }
@@ -72,7 +74,8 @@ pub fn TrainPanel(props: &TrainPanelProps) -> Html {
         })
     };
     let epoch = if p.total_steps > 0 { p.epoch + 1 } else { 0 };
-    let accuracy = props.test_accuracy.map(|a| format!("{a:.4}")).unwrap_or_default();
+    let accuracy = props.test_accuracy.map(|(a, _)| format!("{a:.4}")).unwrap_or_default();
+    let scored = props.test_accuracy.map(|(_, n)| n.to_string()).unwrap_or_default();
     let status_text = match props.state {
         RunState::Idle => "Ready to train".to_string(),
         RunState::Loading => format!("Loading MNIST… {}", p.loading),
@@ -122,10 +125,10 @@ pub fn TrainPanel(props: &TrainPanelProps) -> Html {
                  data-state={props.state.key()} data-epoch={epoch.to_string()}
                  data-step={p.step.to_string()}
                  data-images-per-second={format!("{:.1}", p.images_per_second)}
-                 data-test-accuracy={accuracy.clone()}>
+                 data-test-accuracy={accuracy.clone()} data-test-images={scored}>
                 <span>{ status_text }</span>
-                if let Some(a) = props.test_accuracy {
-                    <span class="accuracy">{ format!("test accuracy {:.2}%", a * 100.0) }</span>
+                if let Some((a, n)) = props.test_accuracy {
+                    <span class="accuracy">{ format!("test accuracy {:.2}% ({})", a * 100.0, scored_label(n)) }</span>
                 }
                 <progress max={p.total_steps.max(1).to_string()} value={p.step.to_string()} />
             </div>
@@ -140,4 +143,15 @@ fn eta(seconds: f64) -> String {
     } else {
         format!("{s}s")
     }
+}
+
+/// "10,000 test images": how many images an accuracy was measured on (the first 1,000 during a
+/// run, all of them at its end).
+fn scored_label(n: usize) -> String {
+    let count = if n >= 1000 {
+        format!("{},{:03}", n / 1000, n % 1000)
+    } else {
+        n.to_string()
+    };
+    format!("{count} test images")
 }

@@ -12,7 +12,7 @@ use crate::data::Dataset;
 use crate::train::{TrainError, Trainer};
 
 use super::protocol::{EvalReport, FailureKind, Progress, WorkerOutput};
-use super::settings::TrainSettings;
+use super::settings::{TrainSettings, QUICK_EVAL_SIZE};
 
 /// Progress messages are sent at most this often, so the page is not flooded with renders.
 const PROGRESS_INTERVAL_S: f64 = 0.15;
@@ -26,7 +26,10 @@ const LOSS_SMOOTHING: f32 = 0.1;
 
 pub struct TrainingRun {
     trainer: Trainer,
-    eval_set: Dataset,
+    /// The whole MNIST test set, scored at the end of the run.
+    test_set: Dataset,
+    /// Its first `QUICK_EVAL_SIZE` images, scored during the run.
+    quick_set: Dataset,
     /// Seconds spent in `step()` so far.
     train_seconds: f64,
     images_done: usize,
@@ -41,7 +44,7 @@ pub struct TrainingRun {
 pub type Failure = (FailureKind, String);
 
 impl TrainingRun {
-    pub fn new(settings: &TrainSettings, train: Dataset, eval_set: Dataset) -> Result<Self, Failure> {
+    pub fn new(settings: &TrainSettings, train: Dataset, test_set: Dataset) -> Result<Self, Failure> {
         let trainer = Trainer::new(
             &settings.width.model_config(),
             settings.train_config(),
@@ -51,7 +54,8 @@ impl TrainingRun {
         .map_err(failure)?;
         Ok(Self {
             trainer,
-            eval_set,
+            quick_set: test_set.take(QUICK_EVAL_SIZE),
+            test_set,
             train_seconds: 0.0,
             images_done: 0,
             smoothed_loss: None,
@@ -67,8 +71,8 @@ impl TrainingRun {
             total_steps: self.trainer.total_steps(),
             steps_per_epoch: self.trainer.steps_per_epoch(),
             train_size,
-            eval_images: self.eval_set.images.clone(),
-            eval_labels: self.eval_set.labels.clone(),
+            eval_images: self.test_set.images.clone(),
+            eval_labels: self.test_set.labels.clone(),
         }
     }
 
@@ -103,7 +107,9 @@ impl TrainingRun {
             out.push(WorkerOutput::Progress(self.progress(stats.epoch, stats.loss)));
         }
         if eval_due {
-            out.push(WorkerOutput::Evaluated(self.evaluate()?));
+            // The last evaluation scores the whole test set: the number the run ends with is
+            // comparable with the CLI's and the README's.
+            out.push(WorkerOutput::Evaluated(self.evaluate(self.trainer.is_done())?));
         }
         Ok(out)
     }
@@ -121,10 +127,12 @@ impl TrainingRun {
         }
     }
 
-    /// Scores the current weights on the held-out images and snapshots them for the page.
-    pub fn evaluate(&mut self) -> Result<EvalReport, Failure> {
+    /// Scores the current weights on the first test images, or on all of them when `full`, and
+    /// snapshots them for the page.
+    pub fn evaluate(&mut self, full: bool) -> Result<EvalReport, Failure> {
         let start = Instant::now();
-        let eval = self.trainer.evaluate(&self.eval_set).map_err(failure)?;
+        let set = if full { &self.test_set } else { &self.quick_set };
+        let eval = self.trainer.evaluate(set).map_err(failure)?;
         let weights = self
             .trainer
             .checkpoint()

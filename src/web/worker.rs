@@ -16,7 +16,7 @@ use crate::data::{self, Mnist};
 
 use super::fetch::fetch_bytes;
 use super::protocol::{FailureKind, WorkerInput, WorkerOutput};
-use super::settings::{TrainSettings, EVAL_SIZE};
+use super::settings::TrainSettings;
 use super::training_run::{Failure, TrainingRun};
 
 /// Entry point of the worker binary (`src/bin/worker.rs`).
@@ -93,8 +93,9 @@ async fn handle(
             None => vec![],
         },
         WorkerInput::Stop => match run.take() {
-            // A last evaluation, so the page gets the weights as they were at the stop.
-            Some(mut r) => match r.evaluate() {
+            // A last evaluation, so the page gets the weights as they were at the stop. A quick
+            // one: Stop should answer at once, and the seed model needs seconds for all 10,000.
+            Some(mut r) => match r.evaluate(false) {
                 Ok(report) => vec![
                     WorkerOutput::Evaluated(report),
                     WorkerOutput::Finished { stopped: true },
@@ -139,8 +140,7 @@ async fn start(
         }
     };
     let train = data.train.take(settings.train_size);
-    let eval_set = data.test.take(EVAL_SIZE);
-    TrainingRun::new(settings, train, eval_set)
+    TrainingRun::new(settings, train, data.test.clone())
 }
 
 /// Fetches and decodes the four MNIST files, reporting each step to the page.
