@@ -56,8 +56,9 @@ pub fn conv3x3_relu(xs: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tenso
 }
 
 thread_local! {
-    /// Each thread's scratch buffer (column matrices, masked gradients), kept between calls: allocating ~1 MB per image or per
-    /// op showed up as page faults (a tenth of training time) in `perf`.
+    /// Each thread's scratch buffer (column matrices, masked gradients), kept between calls:
+    /// allocating ~1 MB per image or per op showed up as page faults (a tenth of training time)
+    /// in `perf`.
     static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -90,9 +91,10 @@ pub fn max_pool2x2(xs: &Tensor) -> Result<Tensor> {
     xs.contiguous()?.apply_op1(pool::MaxPool2x2)
 }
 
-/// Images per work item are `ceil(B / GROUPS)`: enough items to keep every thread busy, and a
-/// number that does not depend on the thread count, so sums over images come out bit-identical on
-/// any machine (and in the browser).
+/// Images per work item are `ceil(B / GROUPS)`: enough items to keep every thread busy (up to 16),
+/// and a number that does not depend on the thread count, so sums over images come out
+/// bit-identical whatever the number of threads. (Not across CPUs: `gemm` picks its micro-kernel,
+/// and so its rounding, by the CPU's features.)
 const GROUPS: usize = 16;
 
 /// Calls `f(i, out_i, acc, scratch)` for every image `i < n` and returns the sum of the `acc`s.

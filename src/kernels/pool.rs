@@ -54,20 +54,20 @@ impl CustomOp1 for MaxPool2x2 {
         let (planes, h, w, oh, ow) = dims(l, self.name())?;
         let x = f32_slice(s, l, self.name())?;
         let d = l.dims();
+        // Parallel over images; within a plane, one output row from two input rows at a time.
         let mut y = vec![0f32; planes * oh * ow]; // (B, C, H/2, W/2)
-                                                  // Parallel over images; within a plane, one output row from two input rows at a time.
         for_each_image(d[0], &mut y, 0, 0, |i, y_i, _, _| {
             let x_i = &x[i * d[1] * h * w..][..d[1] * h * w];
             for (plane, out) in x_i.chunks_exact(h * w).zip(y_i.chunks_exact_mut(oh * ow)) {
                 for (oy, out_row) in out.chunks_exact_mut(ow).enumerate() {
                     let (r0, r1) = (&plane[2 * oy * w..][..2 * ow], &plane[(2 * oy + 1) * w..][..2 * ow]);
                     for ((o, a), b) in out_row.iter_mut().zip(r0.chunks_exact(2)).zip(r1.chunks_exact(2)) {
-                        *o = first_max(first_max(a[0], a[1]), first_max(b[0], b[1]));
+                        // In candle's order (row-major fold), so even NaNs pick the same value.
+                        *o = first_max(first_max(first_max(a[0], a[1]), b[0]), b[1]);
                     }
                 }
             }
         });
-        let d = l.dims();
         Ok((CpuStorage::F32(y), Shape::from((d[0], d[1], oh, ow))))
     }
 
@@ -128,8 +128,9 @@ impl CustomOp3 for MaxPool2x2Grad {
 }
 
 /// One pooled row's gradient into its two input rows: each window's gradient goes to the first
-/// of its values (row-major order) equal to the window's maximum `m`. Branch-free, so it
-/// vectorises.
+/// of its values (row-major order) equal to the window's maximum `m`, or to the first value when
+/// `m` is NaN (the forward's fold only yields NaN when the first value is NaN). Branch-free, so
+/// it vectorises; exactly one of the four positions receives each gradient.
 #[inline]
 fn route_row(r0: &[f32], r1: &[f32], m_row: &[f32], g_row: &[f32], d0: &mut [f32], d1: &mut [f32]) {
     let ow = m_row.len();
@@ -137,7 +138,8 @@ fn route_row(r0: &[f32], r1: &[f32], m_row: &[f32], g_row: &[f32], d0: &mut [f32
     let (d0, d1) = (&mut d0[..2 * ow], &mut d1[..2 * ow]);
     for ox in 0..ow {
         let (m, g) = (m_row[ox], g_row[ox]);
-        let a = r0[2 * ox] == m;
+        #[allow(clippy::eq_op)] // `m != m` is the NaN test, in a form that vectorises.
+        let a = r0[2 * ox] == m || m != m;
         let b = !a && r0[2 * ox + 1] == m;
         let c = !a && !b && r1[2 * ox] == m;
         let rest = !(a || b || c);

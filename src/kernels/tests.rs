@@ -207,3 +207,40 @@ fn gradients_do_not_depend_on_the_thread_count() {
     };
     assert_eq!(grads(1), grads(3));
 }
+
+/// NaN inputs: the forward picks what candle's fold picks, and each window's gradient lands on
+/// exactly one of its four positions, never lost or duplicated.
+#[test]
+fn max_pool_with_nan_matches_candle_and_keeps_every_gradient() {
+    let nan = f32::NAN;
+    #[rustfmt::skip]
+    let x = [
+        nan, 1.0, 1.0, nan,  3.0, 3.0,
+        2.0, 3.0, 0.0, 5.0,  3.0, 3.0,
+    ];
+    let x = Var::from_tensor(&Tensor::from_vec(x.to_vec(), (1, 1, 2, 6), &Device::Cpu).unwrap()).unwrap();
+    let ours = max_pool2x2(&x)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    let theirs = x
+        .max_pool2d(2)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    assert_eq!(format!("{ours:?}"), format!("{theirs:?}"));
+    let r = Tensor::new(&[[[[10f32, 20.0, 30.0]]]], &Device::Cpu).unwrap();
+    let g = (max_pool2x2(&x).unwrap() * r)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    let g = g.get(&x).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    // Window 1 (NaN first): its first value; window 2: the 5; window 3 (all 3s): the first 3.
+    assert_eq!(g, [10.0, 0.0, 0.0, 0.0, 30.0, 0.0, 0.0, 0.0, 0.0, 20.0, 0.0, 0.0]);
+}

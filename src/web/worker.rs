@@ -114,19 +114,27 @@ async fn handle(
 /// to a channel is a macrotask too, without the clamp. If the channel cannot be made, the timer
 /// is the fallback.
 async fn yield_to_event_loop() {
+    // Held until the message has arrived, so the ports cannot be collected while it is pending.
+    let channel = web_sys::MessageChannel::new().ok();
     let posted = js_sys::Promise::new(&mut |resolve, _reject| {
-        let sent = web_sys::MessageChannel::new().and_then(|channel| {
+        let sent = channel.as_ref().is_some_and(|channel| {
             channel.port1().set_onmessage(Some(&resolve));
-            channel.port2().post_message(&wasm_bindgen::JsValue::UNDEFINED)
+            channel.port2().post_message(&wasm_bindgen::JsValue::UNDEFINED).is_ok()
         });
-        if sent.is_err() {
+        if !sent {
             // Resolved at once; the timer below then does the yielding.
             let _ = resolve.call0(&wasm_bindgen::JsValue::UNDEFINED);
         }
     });
-    match wasm_bindgen_futures::JsFuture::from(posted).await {
-        Ok(v) if !v.is_undefined() => {}
-        _ => gloo_timers::future::TimeoutFuture::new(0).await,
+    let delivered = wasm_bindgen_futures::JsFuture::from(posted)
+        .await
+        .is_ok_and(|v| !v.is_undefined());
+    if let Some(channel) = channel {
+        channel.port1().set_onmessage(None);
+        channel.port1().close();
+    }
+    if !delivered {
+        gloo_timers::future::TimeoutFuture::new(0).await;
     }
 }
 

@@ -209,7 +209,8 @@ async function main() {
   });
 
   await check('a short training run advances, learns and fills the confusion matrix', async () => {
-    await page.goto(`${base}?train_size=3000&epochs=1&batch=32&autostart=1`);
+    // Large enough that Pause lands mid-run, before the final evaluation of all 10,000 images.
+    await page.goto(`${base}?train_size=12000&epochs=1&batch=32&autostart=1`);
     const st = page.locator('[data-testid="train-status"]');
     await page.locator('[data-testid="train-status"][data-state="training"]').waitFor({ timeout: 30000 });
     await page.waitForFunction(() => Number(document.querySelector('[data-testid="train-status"]')
