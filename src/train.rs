@@ -87,6 +87,32 @@ pub struct Evaluation {
     pub predictions: Vec<u8>,
 }
 
+/// An evaluation built up a slice at a time ([`Trainer::evaluate_more`]), so that a caller who
+/// must stay responsive (the browser worker) can score the whole test set between other work.
+#[derive(Clone, Debug, Default)]
+pub struct PartialEvaluation {
+    confusion: ConfusionMatrix,
+    predictions: Vec<u8>,
+    loss_sum: f64,
+}
+
+impl PartialEvaluation {
+    /// Examples scored so far (the first ones of the dataset).
+    pub fn scored(&self) -> usize {
+        self.predictions.len()
+    }
+
+    pub fn finish(self) -> Evaluation {
+        let n = self.predictions.len().max(1) as f64;
+        Evaluation {
+            accuracy: self.confusion.accuracy(),
+            loss: self.loss_sum / n,
+            confusion: self.confusion,
+            predictions: self.predictions,
+        }
+    }
+}
+
 pub struct Trainer {
     model: Vgg,
     varmap: VarMap,
@@ -227,6 +253,11 @@ impl Trainer {
         Ok(evaluate(&self.model, data, &self.device)?)
     }
 
+    /// Scores the next (at most) `n` examples of `data` after those `partial` holds.
+    pub fn evaluate_more(&self, data: &Dataset, partial: &mut PartialEvaluation, n: usize) -> Result<(), TrainError> {
+        Ok(evaluate_more(&self.model, data, &self.device, partial, n)?)
+    }
+
     /// The current weights as safetensors bytes, with the model config in the metadata.
     pub fn checkpoint(&self) -> Result<Vec<u8>, checkpoint::CheckpointError> {
         checkpoint::to_bytes(&self.varmap, self.model.config())
@@ -239,25 +270,37 @@ const EVAL_BATCH: usize = 500;
 
 /// Accuracy, mean loss, confusion matrix and predictions of `model` on `data`.
 pub fn evaluate(model: &Vgg, data: &Dataset, device: &Device) -> candle_core::Result<Evaluation> {
-    let mut confusion = ConfusionMatrix::default();
-    let mut predictions = Vec::with_capacity(data.len());
-    let mut loss_sum = 0f64;
-    let indices: Vec<usize> = (0..data.len()).collect();
+    let mut partial = PartialEvaluation::default();
+    while partial.scored() < data.len() {
+        evaluate_more(model, data, device, &mut partial, EVAL_BATCH)?;
+    }
+    Ok(partial.finish())
+}
+
+/// Scores examples `partial.scored()..` of `data`, at most `n` of them (at least one while any
+/// are left), in forward passes of at most `EVAL_BATCH`.
+pub fn evaluate_more(
+    model: &Vgg,
+    data: &Dataset,
+    device: &Device,
+    partial: &mut PartialEvaluation,
+    n: usize,
+) -> candle_core::Result<()> {
+    let start = partial.scored();
+    let end = data.len().min(start + n.max(1));
+    let indices: Vec<usize> = (start..end).collect();
     for chunk in indices.chunks(EVAL_BATCH) {
         let (xs, ys) = data.batch(chunk, None, device)?;
         let logits = model.forward(&xs)?; // (B, 10)
-        loss_sum += candle_nn::loss::cross_entropy(&logits, &ys)?.to_scalar::<f32>()? as f64 * chunk.len() as f64;
+        let loss = candle_nn::loss::cross_entropy(&logits, &ys)?.to_scalar::<f32>()?;
+        partial.loss_sum += loss as f64 * chunk.len() as f64;
         let predicted = argmax_rows(&logits)?;
-        confusion.extend(&data.labels[chunk[0]..chunk[0] + chunk.len()], &predicted);
-        predictions.extend(predicted.iter().map(|&p| p as u8));
+        partial
+            .confusion
+            .extend(&data.labels[chunk[0]..chunk[0] + chunk.len()], &predicted);
+        partial.predictions.extend(predicted.iter().map(|&p| p as u8));
     }
-    let n = data.len().max(1) as f64;
-    Ok(Evaluation {
-        accuracy: confusion.accuracy(),
-        loss: loss_sum / n,
-        confusion,
-        predictions,
-    })
+    Ok(())
 }
 
 #[cfg(test)]
@@ -301,6 +344,33 @@ mod tests {
     fn losses(seed: u64, steps: usize) -> Vec<f32> {
         let mut t = Trainer::new(&tiny(), config(seed, 3e-3), bars(64), &Device::Cpu).unwrap();
         (0..steps).map(|_| t.step().unwrap().loss).collect()
+    }
+
+    #[test]
+    fn evaluating_in_slices_equals_evaluating_at_once() {
+        let mut t = Trainer::new(&tiny(), config(3, 3e-3), bars(64), &Device::Cpu).unwrap();
+        for _ in 0..3 {
+            t.step().unwrap();
+        }
+        let data = bars(53);
+        let whole = t.evaluate(&data).unwrap();
+        let mut partial = PartialEvaluation::default();
+        let mut slices = 0;
+        while partial.scored() < data.len() {
+            t.evaluate_more(&data, &mut partial, 7).unwrap();
+            slices += 1;
+        }
+        assert_eq!(slices, 8); // 7 x 7 + 4
+        let sliced = partial.finish();
+        assert_eq!(sliced.predictions, whole.predictions);
+        assert_eq!(sliced.confusion, whole.confusion);
+        assert_eq!(sliced.accuracy, whole.accuracy);
+        assert!(
+            (sliced.loss - whole.loss).abs() < 1e-6,
+            "{} vs {}",
+            sliced.loss,
+            whole.loss
+        );
     }
 
     #[test]

@@ -58,6 +58,11 @@ pub enum WorkerOutput {
     },
     /// Sent after a step, at most a few times a second.
     Progress(Progress),
+    /// After the last batch: how far the final evaluation on the whole test set has got.
+    Scoring {
+        scored: usize,
+        total: usize,
+    },
     /// An evaluation on the held-out images, with the weights that were scored.
     Evaluated(EvalReport),
     Paused,

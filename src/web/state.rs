@@ -73,6 +73,8 @@ pub struct RunProgress {
     pub train_size: usize,
     pub images_per_second: f64,
     pub eta_seconds: f64,
+    /// `(scored, total)` test images while the final evaluation runs.
+    pub scoring: Option<(usize, usize)>,
     /// `(step, smoothed loss)` after each progress message.
     pub loss_history: Vec<(usize, f32)>,
     /// `(step, accuracy)` after each evaluation.
@@ -195,6 +197,7 @@ impl AppState {
                 p.eta_seconds = prog.eta_seconds;
                 p.loss_history.push((prog.step, prog.smoothed_loss));
             }
+            WorkerOutput::Scoring { scored, total } => p.scoring = Some((scored, total)),
             WorkerOutput::Evaluated(mut report) => {
                 p.accuracy_history.push((report.step, report.accuracy));
                 let weights = Rc::new(std::mem::take(&mut report.weights));

@@ -80,6 +80,10 @@ pub fn TrainPanel(props: &TrainPanelProps) -> Html {
         RunState::Idle => "Ready to train".to_string(),
         RunState::Loading => format!("Loading MNIST… {}", p.loading),
         RunState::Error => "Training failed (see the message above)".to_string(),
+        RunState::Training if p.scoring.is_some() => {
+            let (scored, total) = p.scoring.unwrap_or_default();
+            format!("scoring the trained model on the test set · {scored}/{total} images")
+        }
         _ => format!(
             "{} · epoch {epoch}/{} · step {}/{} · {:.0} img/s{}",
             props.state.key(),

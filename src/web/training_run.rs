@@ -9,7 +9,7 @@
 use web_time::Instant;
 
 use crate::data::Dataset;
-use crate::train::{TrainError, Trainer};
+use crate::train::{Evaluation, PartialEvaluation, TrainError, Trainer};
 
 use super::protocol::{EvalReport, FailureKind, Progress, WorkerOutput};
 use super::settings::{TrainSettings, QUICK_EVAL_SIZE};
@@ -21,6 +21,9 @@ const MIN_EVAL_INTERVAL_S: f64 = 4.0;
 /// Evaluations may take at most this share of the time (they are skipped until enough training
 /// time has passed), so a wide model, whose evaluations are slow, still trains mostly.
 const MAX_EVAL_SHARE: f64 = 0.2;
+/// Test images scored per tick once training is over: a few tenths of a second even for the
+/// seed model, so Stop still answers quickly while the whole test set is scored.
+const SCORE_SLICE: usize = 500;
 /// Weight of the newest batch in the smoothed loss.
 const LOSS_SMOOTHING: f32 = 0.1;
 
@@ -37,6 +40,9 @@ pub struct TrainingRun {
     since_eval_s: f64,
     last_eval_s: f64,
     last_progress: Option<Instant>,
+    /// After the last batch: the final evaluation on the whole test set, a slice per tick.
+    scoring: Option<PartialEvaluation>,
+    scored_all: bool,
     pub paused: bool,
 }
 
@@ -62,6 +68,8 @@ impl TrainingRun {
             since_eval_s: 0.0,
             last_eval_s: 0.0,
             last_progress: None,
+            scoring: None,
+            scored_all: false,
             paused: false,
         })
     }
@@ -76,12 +84,17 @@ impl TrainingRun {
         }
     }
 
+    /// All batches trained and the whole test set scored.
     pub fn is_done(&self) -> bool {
-        self.trainer.is_done()
+        self.scored_all
     }
 
-    /// One batch, then an evaluation if one is due (always after the last batch of an epoch).
+    /// One batch, then an evaluation if one is due (always after the last batch of an epoch);
+    /// after the last batch, one slice of the final evaluation on the whole test set.
     pub fn tick(&mut self) -> Result<Vec<WorkerOutput>, Failure> {
+        if self.trainer.is_done() {
+            return self.score_slice();
+        }
         let start = Instant::now();
         let stats = self.trainer.step().map_err(failure)?;
         let took = start.elapsed().as_secs_f64();
@@ -94,22 +107,29 @@ impl TrainingRun {
         });
 
         let epoch_ended = self.trainer.steps_done() % self.trainer.steps_per_epoch() == 0;
-        let eval_due = epoch_ended
-            || self.trainer.is_done()
-            || (self.since_eval_s >= MIN_EVAL_INTERVAL_S && self.since_eval_s * MAX_EVAL_SHARE >= self.last_eval_s);
+        // The quick evaluations run during training; after the last batch the next ticks score
+        // the whole test set instead (`score_slice`).
+        let last = self.trainer.is_done();
+        let periodic =
+            self.since_eval_s >= MIN_EVAL_INTERVAL_S && self.since_eval_s * MAX_EVAL_SHARE >= self.last_eval_s;
+        let eval_due = !last && (epoch_ended || periodic);
         let progress_due = self
             .last_progress
             .is_none_or(|t| t.elapsed().as_secs_f64() >= PROGRESS_INTERVAL_S);
 
         let mut out = Vec::new();
-        if progress_due || eval_due {
+        if progress_due || eval_due || last {
             self.last_progress = Some(Instant::now());
             out.push(WorkerOutput::Progress(self.progress(stats.epoch, stats.loss)));
         }
         if eval_due {
-            // The last evaluation scores the whole test set: the number the run ends with is
-            // comparable with the CLI's and the README's.
-            out.push(WorkerOutput::Evaluated(self.evaluate(self.trainer.is_done())?));
+            out.push(WorkerOutput::Evaluated(self.evaluate()?));
+        }
+        if last {
+            out.push(WorkerOutput::Scoring {
+                scored: 0,
+                total: self.test_set.len(),
+            });
         }
         Ok(out)
     }
@@ -127,18 +147,39 @@ impl TrainingRun {
         }
     }
 
-    /// Scores the current weights on the first test images, or on all of them when `full`, and
-    /// snapshots them for the page.
-    pub fn evaluate(&mut self, full: bool) -> Result<EvalReport, Failure> {
+    /// Scores the current weights on the first `QUICK_EVAL_SIZE` test images and snapshots them
+    /// for the page.
+    pub fn evaluate(&mut self) -> Result<EvalReport, Failure> {
         let start = Instant::now();
-        let set = if full { &self.test_set } else { &self.quick_set };
-        let eval = self.trainer.evaluate(set).map_err(failure)?;
+        let eval = self.trainer.evaluate(&self.quick_set).map_err(failure)?;
+        let report = self.report(eval)?;
+        self.last_eval_s = start.elapsed().as_secs_f64();
+        self.since_eval_s = 0.0;
+        Ok(report)
+    }
+
+    /// The next slice of the final evaluation: the whole test set, so the number a run ends with
+    /// is comparable with the CLI's and the README's.
+    fn score_slice(&mut self) -> Result<Vec<WorkerOutput>, Failure> {
+        let total = self.test_set.len();
+        let mut partial = self.scoring.take().unwrap_or_default();
+        self.trainer
+            .evaluate_more(&self.test_set, &mut partial, SCORE_SLICE)
+            .map_err(failure)?;
+        let scored = partial.scored();
+        if scored < total {
+            self.scoring = Some(partial);
+            return Ok(vec![WorkerOutput::Scoring { scored, total }]);
+        }
+        self.scored_all = true;
+        Ok(vec![WorkerOutput::Evaluated(self.report(partial.finish())?)])
+    }
+
+    fn report(&self, eval: Evaluation) -> Result<EvalReport, Failure> {
         let weights = self
             .trainer
             .checkpoint()
             .map_err(|e| (FailureKind::Training, e.to_string()))?;
-        self.last_eval_s = start.elapsed().as_secs_f64();
-        self.since_eval_s = 0.0;
         Ok(EvalReport {
             step: self.trainer.steps_done(),
             accuracy: eval.accuracy,

@@ -95,7 +95,7 @@ async fn handle(
         WorkerInput::Stop => match run.take() {
             // A last evaluation, so the page gets the weights as they were at the stop. A quick
             // one: Stop should answer at once, and the seed model needs seconds for all 10,000.
-            Some(mut r) => match r.evaluate(false) {
+            Some(mut r) => match r.evaluate() {
                 Ok(report) => vec![
                     WorkerOutput::Evaluated(report),
                     WorkerOutput::Finished { stopped: true },
