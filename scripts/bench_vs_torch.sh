@@ -3,12 +3,19 @@
 # with the same widths, batch size and batch count; prints both JSON lines and ours/PyTorch.
 #
 # Usage: scripts/bench_vs_torch.sh [W1 W2 [BATCH_SIZE [BATCHES]]]     (default: 32 64 64 200)
+#        scripts/bench_vs_torch.sh all    both the seed (32 64) and the browser's small (8 16) model
 # Needs PyTorch in a venv (once):
 #   python3 -m venv /tmp/torchref && /tmp/torchref/bin/pip install -q torch
 # Environment: TORCH_PYTHON (default /tmp/torchref/bin/python), SHARED (default ../shared),
 #              BENCH_CMD (default: target/release/vgg-mnist bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [ "${1:-}" = all ]; then
+  "$0" 32 64 "${2:-64}" "${3:-200}"
+  echo
+  exec "$0" 8 16 "${2:-64}" "${3:-200}"
+fi
 
 W1=${1:-32} W2=${2:-64} BS=${3:-64} BATCHES=${4:-200}
 SHARED=${SHARED:-../shared}
