@@ -1,10 +1,11 @@
 //! One training run inside the worker: the core [`Trainer`] plus timing and the evaluation
 //! schedule.
 //!
-//! Contract: [`TrainingRun::tick`] runs exactly one `Trainer::step` (plus an evaluation when
-//! one is due) and returns the messages for the page, so the worker can yield to its event loop
-//! between ticks and a Pause or Stop waits for at most one batch and one evaluation. Evaluation
-//! time is kept out of images/s.
+//! Contract: [`TrainingRun::tick`] runs exactly one `Trainer::step` (plus a quick evaluation on
+//! the first 1,000 test images when one is due) and returns the messages for the page, so the
+//! worker can yield to its event loop between ticks and a Pause or Stop waits for at most one
+//! batch and one evaluation. After the last batch, each tick scores the next 500 test images
+//! until all are scored; only then is the run done. Evaluation time is kept out of images/s.
 
 use web_time::Instant;
 
