@@ -7,7 +7,10 @@
 # Needs PyTorch in a venv (once):
 #   python3 -m venv /tmp/torchref && /tmp/torchref/bin/pip install -q torch
 # Environment: TORCH_PYTHON (default /tmp/torchref/bin/python), SHARED (default ../shared),
-#              BENCH_CMD (default: target/release/vgg-mnist bench).
+#              BENCH_CMD (default: target/release/vgg-mnist bench),
+#              REPEAT (default 1): pairs of runs, ours then PyTorch, alternating; with more than
+#              one, each pair's ratio is printed and the median ratio last (a shared machine's
+#              slow phases then hit both sides alike).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,13 +28,23 @@ ARGS=(--widths "$W1" "$W2" --batch-size "$BS" --batches "$BATCHES" --data-dir "$
 
 # Build first, so compilation does not overlap either measurement.
 cargo build --quiet --release
-ours=$("${BENCH_CMD[@]}" "${ARGS[@]}" | tail -n 1)
-torch=$("$TORCH_PYTHON" "$SHARED/bench/torch_reference.py" "${ARGS[@]}" 2>/dev/null | tail -n 1)
-echo "ours:    $ours"
-echo "pytorch: $torch"
-python3 - "$ours" "$torch" <<'PY'
-import json, sys
-ours, torch = (json.loads(s) for s in sys.argv[1:3])
+REPEAT=${REPEAT:-1}
+pairs=()
+for _ in $(seq "$REPEAT"); do
+  ours=$("${BENCH_CMD[@]}" "${ARGS[@]}" | tail -n 1)
+  torch=$("$TORCH_PYTHON" "$SHARED/bench/torch_reference.py" "${ARGS[@]}" 2>/dev/null | tail -n 1)
+  echo "ours:    $ours"
+  echo "pytorch: $torch"
+  pairs+=("$ours" "$torch")
+done
+python3 - "${pairs[@]}" <<'PY'
+import json, statistics, sys
+runs = [json.loads(s) for s in sys.argv[1:]]
+pairs = list(zip(runs[0::2], runs[1::2]))
 for key in ("train_images_per_second", "eval_images_per_second"):
-    print(f"{key}: ours {ours[key]} / pytorch {torch[key]} = {ours[key] / torch[key]:.2f}x")
+    ratios = [o[key] / t[key] for o, t in pairs]
+    for o, t in pairs:
+        print(f"{key}: ours {o[key]} / pytorch {t[key]} = {o[key] / t[key]:.2f}x")
+    if len(pairs) > 1:
+        print(f"{key}: median ratio {statistics.median(ratios):.2f}x over {len(pairs)} pairs")
 PY
