@@ -260,6 +260,23 @@ async function main() {
     await page.screenshot({ path: path.join(shots, 'desktop.png'), fullPage: true });
   });
 
+  await check('the final scoring of the test set shows progress, and Stop answers during it', async () => {
+    // The seed model scores the 10,000 test images in ~15 s here: long enough to catch.
+    await page.goto(`${base}?train_size=200&epochs=1&batch=64&width=seed&autostart=1`);
+    const st = page.locator('[data-testid="train-status"]');
+    // A count above 0: the scoring advances a slice at a time.
+    await page.waitForFunction(() => /scoring .* [1-9]\d*\/10000 images/.test(
+      document.querySelector('[data-testid="train-status"]')?.textContent ?? ''), null, { timeout: 60000 });
+    console.log(`     ${(await st.innerText()).split('\n')[0]}`);
+    const t0 = Date.now();
+    await page.locator('[data-testid="train-stop"]').click();
+    await page.locator('[data-testid="train-status"][data-state="done"]').waitFor({ timeout: 10000 });
+    const waited = (Date.now() - t0) / 1000;
+    assert(waited < 5, `Stop took ${waited} s during scoring`);
+    // Stopped mid-scoring: the quick evaluation answers, on the first 1,000 images.
+    assert((await st.getAttribute('data-test-images')) === '1000', 'stop did not report the quick evaluation');
+  });
+
   await check('the browser-trained model is restored after a reload', async () => {
     await page.goto(base);
     await page.locator('[data-testid="notice"]').waitFor({ timeout: 10000 });
