@@ -19,16 +19,8 @@
 
 use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 
-use super::for_each_image;
 use super::im2col::{im2col, matmul, Geometry, Mat};
-
-/// The contiguous f32 data behind `(storage, layout)`.
-fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&'a [f32]> {
-    let Some((start, end)) = l.contiguous_offsets() else {
-        bail!("{op}: expected a contiguous tensor, got strides {:?}", l.stride())
-    };
-    Ok(&s.as_slice::<f32>()?[start..end])
-}
+use super::{f32_slice, for_each_image};
 
 /// Geometry of weights `(C_out, C_in, 3, 3)` applied to `H x W` images.
 fn weight_geometry(w: &[usize], h: usize, wd: usize, op: &str) -> Result<Geometry> {

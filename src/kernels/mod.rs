@@ -27,7 +27,7 @@ mod tests;
 
 use std::cell::RefCell;
 
-use candle_core::{bail, DType, Result, Tensor};
+use candle_core::{bail, CpuStorage, DType, Layout, Result, Tensor};
 
 /// `relu(conv3x3(xs, weight) + bias)` with padding 1 and stride 1, on the CPU.
 ///
@@ -53,6 +53,14 @@ pub fn conv3x3_relu(xs: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tenso
     // The ops read raw slices; `contiguous` is free when the tensor already is.
     xs.contiguous()?
         .apply_op3(&weight.contiguous()?, &bias.contiguous()?, conv_op::Conv3x3Relu)
+}
+
+/// The contiguous f32 data behind `(storage, layout)`, for the custom ops' `cpu_fwd`.
+fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&'a [f32]> {
+    let Some((start, end)) = l.contiguous_offsets() else {
+        bail!("{op}: expected a contiguous tensor, got strides {:?}", l.stride())
+    };
+    Ok(&s.as_slice::<f32>()?[start..end])
 }
 
 thread_local! {

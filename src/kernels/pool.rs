@@ -12,7 +12,7 @@
 
 use candle_core::{bail, CpuStorage, CustomOp1, CustomOp3, Layout, Result, Shape, Tensor};
 
-use super::for_each_image;
+use super::{f32_slice, for_each_image};
 
 /// `(B*C, H, W)` planes and the pooled side lengths, or an error for a non-4D or tiny input.
 fn dims(l: &Layout, op: &str) -> Result<(usize, usize, usize, usize, usize)> {
@@ -23,13 +23,6 @@ fn dims(l: &Layout, op: &str) -> Result<(usize, usize, usize, usize, usize)> {
         bail!("{op}: image {h}x{w} is smaller than the 2x2 window")
     }
     Ok((b * c, h, w, h / 2, w / 2))
-}
-
-fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&'a [f32]> {
-    let Some((start, end)) = l.contiguous_offsets() else {
-        bail!("{op}: expected a contiguous tensor")
-    };
-    Ok(&s.as_slice::<f32>()?[start..end])
 }
 
 /// The larger of two values, the first on ties, in a form that compiles to SIMD max instructions.

@@ -76,12 +76,11 @@ pub fn TrainPanel(props: &TrainPanelProps) -> Html {
     let epoch = if p.total_steps > 0 { p.epoch + 1 } else { 0 };
     let accuracy = props.test_accuracy.map(|(a, _)| format!("{a:.4}")).unwrap_or_default();
     let scored = props.test_accuracy.map(|(_, n)| n.to_string()).unwrap_or_default();
-    let status_text = match props.state {
-        RunState::Idle => "Ready to train".to_string(),
-        RunState::Loading => format!("Loading MNIST… {}", p.loading),
-        RunState::Error => "Training failed (see the message above)".to_string(),
-        RunState::Training if p.scoring.is_some() => {
-            let (scored, total) = p.scoring.unwrap_or_default();
+    let status_text = match (props.state, p.scoring) {
+        (RunState::Idle, _) => "Ready to train".to_string(),
+        (RunState::Loading, _) => format!("Loading MNIST… {}", p.loading),
+        (RunState::Error, _) => "Training failed (see the message above)".to_string(),
+        (RunState::Training, Some((scored, total))) => {
             format!("scoring the trained model on the test set · {scored}/{total} images")
         }
         _ => format!(
