@@ -10,7 +10,8 @@
 //! - [`model`]: the network, its config and seeded initialisation
 //! - [`conv`]: the conv3x3 layer, choosing the implementation per device
 //! - [`kernels`]: the CPU im2col + gemm conv3x3 + ReLU, forward and backward, as candle ops
-//! - [`train`]: the one [`train::Trainer`] and [`train::evaluate`]
+//! - [`train`]: the one [`train::Trainer`]
+//! - [`evaluation`]: scoring a model on a dataset, at once or a slice at a time
 //! - [`schedule`]: the learning-rate schedule
 //! - [`metrics`]: confusion matrix and per-class metrics
 //! - [`checkpoint`]: weights ↔ safetensors bytes
@@ -25,6 +26,7 @@ pub mod bench;
 pub mod checkpoint;
 pub mod conv;
 pub mod data;
+pub mod evaluation;
 pub mod kernels;
 pub mod metrics;
 pub mod model;

@@ -84,8 +84,8 @@ fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
     })
 }
 
-/// `max_pool2d(2)` on the CPU, with a one-pass backward ([`pool`] says how ties differ from
-/// candle's).
+/// `max_pool2d(2)` on the CPU, with a one-pass backward (the `pool` module says how ties differ
+/// from candle's).
 ///
 /// # Shapes
 /// `xs`: `(B, C, H, W)` → `(B, C, H/2, W/2)`.
