@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Browser tests: builds dist/ in release, runs the wasm-bindgen tests (tests/web.rs) in headless
-# Chromium through chromedriver, then the end-to-end test (tests/e2e/e2e.mjs) against dist/.
+# Browser tests: builds dist/ in release, runs the wasm-bindgen tests (tests/web.rs, and the
+# kernel tests for both worker builds) in headless Chromium through chromedriver, then the
+# end-to-end test (tests/e2e/e2e.mjs) against dist/.
 # Exits non-zero on any failure; the last line is "browser: N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -36,6 +37,17 @@ wasm_tests() {
     cargo test --release --target wasm32-unknown-unknown --test web
 }
 step "wasm-bindgen tests (headless Chromium)" wasm_tests
+
+# The kernel tests (src/kernels/tests.rs) on wasm32, where matmul runs the simd128 kernels: once
+# as the plain worker is built, once as the relaxed-SIMD worker is.
+kernel_tests() { # extra cargo args
+  CHROMEDRIVER="${CHROMEDRIVER:-$(command -v chromedriver)}" \
+  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+  WASM_BINDGEN_TEST_TIMEOUT=120 \
+    cargo test --release --target wasm32-unknown-unknown --lib "$@" kernels::
+}
+step "kernel tests, wasm32 simd128 (headless Chromium)" kernel_tests
+step "kernel tests, wasm32 relaxed SIMD (headless Chromium)" kernel_tests --features relaxed-simd
 
 e2e() {
   if [ ! -d tests/e2e/node_modules/playwright-core ]; then

@@ -18,6 +18,7 @@ cargo clippy --all-targets -- -D warnings
 
 step "clippy + check (wasm32)"
 cargo clippy --all-targets --target wasm32-unknown-unknown -- -D warnings
+cargo clippy --all-targets --target wasm32-unknown-unknown --features relaxed-simd -- -D warnings
 cargo check --lib --target wasm32-unknown-unknown
 
 step "native tests"

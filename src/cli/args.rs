@@ -50,6 +50,9 @@ pub struct TrainArgs {
     /// AdamW decoupled weight decay.
     #[arg(long, default_value_t = TrainConfig::default().weight_decay)]
     pub weight_decay: f64,
+    /// Fraction of the run spent warming the learning rate up linearly.
+    #[arg(long, default_value_t = TrainConfig::default().warmup_fraction)]
+    pub warmup_fraction: f64,
     /// Channel widths of the two conv blocks.
     #[arg(long, value_delimiter = ',', default_values_t = [32, 64])]
     pub widths: Vec<usize>,

@@ -35,13 +35,13 @@ pub fn run(args: TrainArgs) -> Result<()> {
         batch_size: args.batch_size,
         lr: args.lr,
         weight_decay: args.weight_decay,
+        warmup_fraction: args.warmup_fraction,
         seed: args.seed,
         augment: if args.no_augment {
             None
         } else {
             TrainConfig::default().augment
         },
-        ..TrainConfig::default()
     };
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating output directory {}", args.out.display()))?;
     let (n_train, n_test) = (train.len(), test.len());

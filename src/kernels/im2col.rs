@@ -146,6 +146,10 @@ pub fn matmul(dst: &mut [f32], lhs: Mat, rhs: Mat, accumulate: bool) {
         }
         return;
     }
+    #[cfg(target_arch = "wasm32")]
+    if super::simd128::matmul(dst, lhs, rhs, accumulate) {
+        return;
+    }
     // SAFETY: the asserts above keep every index gemm forms, `i*rs + j*cs` for i < rows and
     // j < cols, inside the three slices; `dst` is borrowed mutably, so it aliases neither input.
     unsafe {

@@ -22,6 +22,8 @@
 mod conv_op;
 mod im2col;
 mod pool;
+#[cfg(target_arch = "wasm32")]
+mod simd128;
 #[cfg(test)]
 mod tests;
 

@@ -8,7 +8,15 @@ use candle_core::{Device, Tensor, Var};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use super::im2col::{matmul, Mat};
 use super::{conv3x3_relu, max_pool2x2};
+
+// On wasm32 the same tests run in headless Chromium (scripts/test-browser.sh), where `matmul`
+// uses the simd128 kernels, once per worker build (with and without `relaxed-simd`).
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 const TOLERANCE: f32 = 1e-4;
 
@@ -243,4 +251,47 @@ fn max_pool_with_nan_matches_candle_and_keeps_every_gradient() {
     let g = g.get(&x).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
     // Window 1 (NaN first): its first value; window 2: the 5; window 3 (all 3s): the first 3.
     assert_eq!(g, [10.0, 0.0, 0.0, 0.0, 30.0, 0.0, 0.0, 0.0, 0.0, 20.0, 0.0, 0.0]);
+}
+
+/// `matmul` against a plain triple loop, for every layout the ops use and the transposed ones
+/// they do not (which take `gemm`'s path on wasm too), with sizes off the SIMD width.
+#[test]
+fn matmul_matches_a_plain_loop_for_every_layout() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    for &(m, k, n) in &[
+        (1, 1, 1),
+        (5, 9, 13),
+        (8, 72, 49),
+        (4, 3, 8),
+        (9, 20, 2),
+        (16, 144, 196),
+    ] {
+        let a: Vec<f32> = (0..m * k).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let b: Vec<f32> = (0..k * n).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let init: Vec<f32> = (0..m * n).map(|_| rng.random_range(-1.0..1.0)).collect();
+        // Each operand stored row-major, or stored transposed and viewed through `.t()`.
+        let a_t: Vec<f32> = (0..k * m).map(|i| a[(i % m) * k + i / m]).collect();
+        let b_t: Vec<f32> = (0..n * k).map(|i| b[(i % k) * n + i / k]).collect();
+        let lhs = [Mat::row_major(&a, m, k), Mat::row_major(&a_t, k, m).t()];
+        let rhs = [Mat::row_major(&b, k, n), Mat::row_major(&b_t, n, k).t()];
+        for (li, &l) in lhs.iter().enumerate() {
+            for (ri, &r) in rhs.iter().enumerate() {
+                for accumulate in [false, true] {
+                    let mut dst = init.clone();
+                    matmul(&mut dst, l, r, accumulate);
+                    for i in 0..m {
+                        for j in 0..n {
+                            let dot: f32 = (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum();
+                            let want = if accumulate { init[i * n + j] + dot } else { dot };
+                            let got = dst[i * n + j];
+                            assert!(
+                                (got - want).abs() <= TOLERANCE * (k as f32).max(1.0),
+                                "m={m} k={k} n={n} lhs#{li} rhs#{ri} acc={accumulate} ({i},{j}): {got} vs {want}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

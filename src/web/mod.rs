@@ -7,7 +7,7 @@
 //!   weights predict. [`settings`]: training settings and URL presets.
 //! - Components: [`draw_pad`], [`prediction_view`], [`digit_image`], [`model_panel`],
 //!   [`train_panel`], [`progress_chart`], [`confusion_view`], [`error_banner`].
-//! - Worker: [`worker`] (the reactor), [`training_run`] (one run around the core `Trainer`),
+//! - Worker: [`worker_build`] (which of the two worker builds the page starts), [`worker`] (the reactor), [`training_run`] (one run around the core `Trainer`),
 //!   [`protocol`] (messages both ways).
 //! - Edges: [`predictor`] (core preprocess + model), [`fetch`], [`storage`] (IndexedDB),
 //!   [`hooks`] (page side effects).
@@ -36,6 +36,7 @@ pub mod storage;
 pub mod train_panel;
 pub mod training_run;
 pub mod worker;
+pub mod worker_build;
 
 /// Starts the page (called by the `vgg-mnist` binary on wasm32).
 pub fn run_app() {

@@ -26,12 +26,19 @@ use super::state::{Action, AppState, ErrorKind, RunState};
 use super::storage;
 use super::train_panel::{TrainCommand, TrainPanel};
 use super::worker::TrainerReactor;
+use super::worker_build::WorkerBuild;
 
 /// Where Trunk puts the MNIST files (copied from `www/data/`), relative to the page.
 const DATA_DIR: &str = "data/";
 
+#[derive(Properties, PartialEq)]
+pub struct PageProps {
+    /// The worker build the page runs (shown under the training controls).
+    pub build: WorkerBuild,
+}
+
 #[component]
-pub fn Page() -> Html {
+pub fn Page(props: &PageProps) -> Html {
     let state = use_reducer(|| AppState {
         settings: TrainSettings::from_query(&query_string()),
         ..AppState::default()
@@ -207,6 +214,7 @@ pub fn Page() -> Html {
                 <div class="column">
                     <TrainPanel settings={s.settings.clone()} state={s.run_state()}
                         progress={s.progress.clone()} {test_accuracy} {on_command}
+                        build={props.build}
                         on_settings={dispatch.to_callback().reform(Action::SetSettings)} />
                     <section class="card chart-card">
                         <h2>{ "Progress" }</h2>
@@ -253,7 +261,7 @@ fn absolute_url(relative: &str) -> String {
 }
 
 /// The page URL's query string (`?a=1&b=2`), empty if unavailable.
-fn query_string() -> String {
+pub(super) fn query_string() -> String {
     web_sys::window()
         .and_then(|w| w.location().search().ok())
         .unwrap_or_default()

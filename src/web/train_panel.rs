@@ -4,6 +4,7 @@
 //! `[data-testid=train-status]` carries `data-state`, `data-epoch` (1-based), `data-step`,
 //! `data-images-per-second`, `data-test-accuracy` (latest evaluation, empty before one) and
 //! `data-test-images` (how many test images it scored: 1,000 during a run, all at its end).
+//! `[data-testid=worker-build]` carries `data-build` (`relaxed-simd` or `simd128`).
 //! Settings are locked while a run exists, so what the status shows is what runs.
 
 use web_sys::{HtmlInputElement, HtmlSelectElement};
@@ -11,6 +12,7 @@ use yew::prelude::*;
 
 use super::settings::{TrainSettings, WidthPreset};
 use super::state::{RunProgress, RunState};
+use super::worker_build::WorkerBuild;
 
 /// What the buttons ask for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,6 +32,8 @@ pub struct TrainPanelProps {
     /// The latest evaluation: accuracy and the number of test images it scored.
     pub test_accuracy: Option<(f64, usize)>,
     pub on_command: Callback<TrainCommand>,
+    /// Which worker build trains (named under the buttons).
+    pub build: WorkerBuild,
     pub on_settings: Callback<TrainSettings>,
 }
 
@@ -135,6 +139,9 @@ pub fn TrainPanel(props: &TrainPanelProps) -> Html {
                 }
                 <progress max={p.total_steps.max(1).to_string()} value={p.step.to_string()} />
             </div>
+            <p class="hint" data-testid="worker-build" data-build={props.build.key()}>
+                { format!("Trains in a Web Worker on {}.", props.build.label()) }
+            </p>
         </section>
     }
 }

@@ -260,6 +260,26 @@ async function main() {
     await page.screenshot({ path: path.join(shots, 'desktop.png'), fullPage: true });
   });
 
+  await check('the relaxed-SIMD worker runs where supported; ?simd=plain runs the fallback', async () => {
+    // Chromium has relaxed SIMD, so the default page must pick the faster worker build.
+    const build = () => attr(page, '[data-testid="worker-build"]', 'data-build');
+    const workerUrl = async () => {
+      for (let i = 0; i < 50 && page.workers().length === 0; i++) await page.waitForTimeout(100);
+      return page.workers().map((w) => w.url()).join(' ');
+    };
+    assert((await build()) === 'relaxed-simd', `default build ${await build()}`);
+    assert(/worker-relaxed\.js/.test(await workerUrl()), `worker ${await workerUrl()}`);
+    // The fallback that browsers without relaxed SIMD get trains a short run to the end.
+    await page.goto(`${base}?simd=plain&train_size=2000&epochs=1&autostart=1`);
+    await page.locator('[data-testid="train-status"][data-state="done"]').waitFor({ timeout: 60000 });
+    assert((await build()) === 'simd128', `forced build ${await build()}`);
+    const url = await workerUrl();
+    assert(/\/worker\.js/.test(url) && !/relaxed/.test(url), `worker ${url}`);
+    const acc = Number(await status(page, 'test-accuracy'));
+    console.log(`     plain simd128 worker: 2,000 images, test accuracy ${acc}`);
+    assert(acc > 0.8, `accuracy ${acc}`);
+  });
+
   await check('the final scoring of the test set shows progress, and Stop answers during it', async () => {
     // The seed model scores the 10,000 test images in ~15 s here: long enough to catch.
     await page.goto(`${base}?train_size=200&epochs=1&batch=64&width=seed&autostart=1`);
@@ -325,7 +345,7 @@ async function measure(page, base, seconds) {
     }
     if (end) break;
   }
-  console.log(`measured with ${url}`);
+  console.log(`measured with ${url} (worker build ${await page.locator('[data-testid="worker-build"]').getAttribute('data-build')})`);
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });
