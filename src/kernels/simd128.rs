@@ -2,12 +2,14 @@
 //! two layouts the convolution ops produce.
 //!
 //! Why our own: in the browser the multiplications are two thirds of training time (V8 profile,
-//! README Performance). `gemm`'s simd128 kernel multiplies and adds separately and keeps a 12x4
-//! tile, which needs more vector registers than V8 has (it spills). These tiles need 11 registers,
-//! and, when the crate is built with the `relaxed-simd` target feature, use the fused
-//! multiply-add `f32x4.relaxed_madd` (one instruction instead of two; on x86 and ARM it is a real
-//! FMA). Relaxed means a browser may round either way (fused or not): results can differ in the
-//! last bit between machines, never more.
+//! README Performance). `gemm`'s simd128 kernel multiplies and adds separately, with a 12x4 tile
+//! that needs 16 vector registers (12 sums, 3 loads, a broadcast), all that x86 has and more
+//! than V8 can leave free. These tiles need at most 13, and with the crate feature
+//! `relaxed-simd` (the `worker-relaxed` build) use the fused multiply-add `f32x4.relaxed_madd`
+//! (one instruction instead of two; a real FMA on x86 and ARM). Relaxed means a browser may round
+//! either way (fused or not): results can differ in the last bit between machines, never more.
+//! Measured in Chromium (small model, README Performance): `gemm` 1,670-1,910 images/s, these
+//! kernels without FMA 1,900-2,380, with FMA 2,640-2,770.
 //!
 //! Contract: [`matmul`] handles `dst (m, n) (+)= lhs (m, k) × rhs (k, n)` with `dst` row-major
 //! when either
@@ -22,12 +24,15 @@ use core::arch::wasm32::*;
 
 use super::im2col::Mat;
 
-/// Rows of `dst` per tile.
-const MR: usize = 4;
-/// Vectors of four columns per tile in the row-major kernel (8 columns).
-const NV: usize = 2;
-/// Columns of `dst` per tile in the dot-product kernel.
-const NR: usize = 2;
+/// Rows of `dst` per tile of the row-streaming kernel.
+const ROWS_MR: usize = 3;
+/// Vectors of four columns per tile of the row-streaming kernel (12 columns): 3x3 sums, 3 loads
+/// and a splat in registers; measured 2,734-2,738 vs 2,496-2,567 images/s in Chromium for 4x2.
+const ROWS_NV: usize = 3;
+/// Rows of `dst` per tile of the dot-product kernel.
+const DOTS_MR: usize = 4;
+/// Columns of `dst` per tile of the dot-product kernel.
+const DOTS_NR: usize = 2;
 
 /// `a * b + c` on four lanes.
 #[inline]
@@ -59,31 +64,29 @@ pub fn matmul(dst: &mut [f32], lhs: Mat, rhs: Mat, accumulate: bool) -> bool {
     }
 }
 
-/// `dst (m, n) (+)= lhs (m, k) × rhs (k, n)`, `rhs` rows contiguous: each tile of `MR` rows and
-/// `4 * NV` columns keeps its sums in registers while it walks down `k` rows of `rhs`.
+/// `dst (m, n) (+)= lhs (m, k) × rhs (k, n)`, `rhs` rows contiguous: each tile of `ROWS_MR` rows
+/// and `4 * ROWS_NV` columns keeps its sums in registers while it walks down `k` rows of `rhs`.
 ///
 /// # Safety
 /// All indices of the three views must be in bounds (`dst` row-major `(m, n)`).
 #[cfg_attr(feature = "relaxed-simd", target_feature(enable = "relaxed-simd"))]
 unsafe fn rows_kernel(dst: &mut [f32], lhs: Mat, rhs: Mat, m: usize, k: usize, n: usize, acc: bool) {
-    let wide = n / (4 * NV) * (4 * NV);
+    let wide = n / (4 * ROWS_NV) * (4 * ROWS_NV);
     let vec_end = n / 4 * 4;
     let mut i = 0;
     while i < m {
-        let rows = MR.min(m - i);
+        let rows = ROWS_MR.min(m - i);
         let mut j = 0;
         while j < wide {
             match rows {
-                4 => rows_tile::<4, NV>(dst, lhs, rhs, i, j, k, n, acc),
-                3 => rows_tile::<3, NV>(dst, lhs, rhs, i, j, k, n, acc),
-                2 => rows_tile::<2, NV>(dst, lhs, rhs, i, j, k, n, acc),
-                _ => rows_tile::<1, NV>(dst, lhs, rhs, i, j, k, n, acc),
+                3 => rows_tile::<3, ROWS_NV>(dst, lhs, rhs, i, j, k, n, acc),
+                2 => rows_tile::<2, ROWS_NV>(dst, lhs, rhs, i, j, k, n, acc),
+                _ => rows_tile::<1, ROWS_NV>(dst, lhs, rhs, i, j, k, n, acc),
             }
-            j += 4 * NV;
+            j += 4 * ROWS_NV;
         }
         while j < vec_end {
             match rows {
-                4 => rows_tile::<4, 1>(dst, lhs, rhs, i, j, k, n, acc),
                 3 => rows_tile::<3, 1>(dst, lhs, rhs, i, j, k, n, acc),
                 2 => rows_tile::<2, 1>(dst, lhs, rhs, i, j, k, n, acc),
                 _ => rows_tile::<1, 1>(dst, lhs, rhs, i, j, k, n, acc),
@@ -141,7 +144,7 @@ unsafe fn rows_tile<const R: usize, const V: usize>(
 }
 
 /// `dst (m, n) (+)= lhs (m, k) × rhs (k, n)` where `lhs` rows and `rhs` columns are contiguous:
-/// every element is a dot product of two contiguous runs of `k` floats; a tile of `MR x NR`
+/// every element is a dot product of two contiguous runs of `k` floats; a tile of `DOTS_MR x DOTS_NR`
 /// of them is summed in four lanes each, then across the lanes.
 ///
 /// # Safety
@@ -150,10 +153,10 @@ unsafe fn rows_tile<const R: usize, const V: usize>(
 unsafe fn dots_kernel(dst: &mut [f32], lhs: Mat, rhs: Mat, m: usize, k: usize, n: usize, acc: bool) {
     let mut i = 0;
     while i < m {
-        let rows = MR.min(m - i);
+        let rows = DOTS_MR.min(m - i);
         let mut j = 0;
         while j < n {
-            let cols = NR.min(n - j);
+            let cols = DOTS_NR.min(n - j);
             match (rows, cols) {
                 (4, 2) => dots_tile::<4, 2>(dst, lhs, rhs, i, j, k, n, acc),
                 (3, 2) => dots_tile::<3, 2>(dst, lhs, rhs, i, j, k, n, acc),
