@@ -71,12 +71,13 @@ pub struct TrainSettings {
 
 impl Default for TrainSettings {
     fn default() -> Self {
-        // One pass over all of MNIST with the small network: under a minute on a 2-core machine
-        // (README, Results); a second epoch would add about half a point but doubles the time.
+        // Two passes over all of MNIST with the small network: 99 % test accuracy in under a
+        // minute on a 2-core machine (README, Hyperparameters and Results). One epoch ends near
+        // 98.8 % whatever the learning rate; two at 0.008 passed 99 % for all four seeds tried.
         Self {
-            epochs: 1,
+            epochs: 2,
             batch_size: 64,
-            lr: 5e-3,
+            lr: 8e-3,
             width: WidthPreset::Small,
             train_size: MNIST_TRAIN_SIZE,
             autostart: false,

@@ -5,7 +5,7 @@
 //! Contract: [`WorkerBuild::detect`] never picks a build the browser cannot compile; `?simd=plain`
 //! forces the plain build (to compare the two, or to rule the relaxed one out when debugging).
 //! Why a second build and not one module: a module with a single relaxed-SIMD instruction fails
-//! to compile as a whole where relaxed SIMD is missing (Safari today), and wasm has no run-time
+//! to compile as a whole where relaxed SIMD is missing, and wasm has no run-time
 //! feature dispatch inside a module.
 
 /// One of the two worker builds in `dist/`.
