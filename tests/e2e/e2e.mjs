@@ -261,23 +261,37 @@ async function main() {
   });
 
   await check('the relaxed-SIMD worker runs where supported; ?simd=plain runs the fallback', async () => {
-    // Chromium has relaxed SIMD, so the default page must pick the faster worker build.
+    // yew-agent starts workers from blob: URLs, so which build runs is read off the requests.
+    const requested = [];
+    const onRequest = (r) => requested.push(new URL(r.url()).pathname);
+    page.on('request', onRequest);
     const build = () => attr(page, '[data-testid="worker-build"]', 'data-build');
-    const workerUrl = async () => {
-      for (let i = 0; i < 50 && page.workers().length === 0; i++) await page.waitForTimeout(100);
-      return page.workers().map((w) => w.url()).join(' ');
+    const fetchedWorkers = async () => {
+      for (let i = 0; i < 100 && !requested.some((u) => /_bg\.wasm$/.test(u) && /worker/.test(u)); i++) {
+        await page.waitForTimeout(100);
+      }
+      return requested.filter((u) => /worker/.test(u)).join(' ');
     };
-    assert((await build()) === 'relaxed-simd', `default build ${await build()}`);
-    assert(/worker-relaxed\.js/.test(await workerUrl()), `worker ${await workerUrl()}`);
-    // The fallback that browsers without relaxed SIMD get trains a short run to the end.
-    await page.goto(`${base}?simd=plain&train_size=2000&epochs=1&autostart=1`);
-    await page.locator('[data-testid="train-status"][data-state="done"]').waitFor({ timeout: 60000 });
-    assert((await build()) === 'simd128', `forced build ${await build()}`);
-    const url = await workerUrl();
-    assert(/\/worker\.js/.test(url) && !/relaxed/.test(url), `worker ${url}`);
-    const acc = Number(await status(page, 'test-accuracy'));
-    console.log(`     plain simd128 worker: 2,000 images, test accuracy ${acc}`);
-    assert(acc > 0.8, `accuracy ${acc}`);
+    try {
+      // Chromium has relaxed SIMD, so the default page must pick the faster worker build.
+      await page.goto(base);
+      await page.locator('[data-testid="model-source"][data-source="pretrained"]').waitFor({ timeout: 10000 });
+      let fetched = await fetchedWorkers();
+      assert((await build()) === 'relaxed-simd', `default build ${await build()}`);
+      assert(/worker-relaxed_bg\.wasm/.test(fetched) && !/\/worker_bg\.wasm/.test(fetched), `fetched ${fetched}`);
+      // The fallback that browsers without relaxed SIMD get trains a short run to the end.
+      requested.length = 0;
+      await page.goto(`${base}?simd=plain&train_size=2000&epochs=1&autostart=1`);
+      await page.locator('[data-testid="train-status"][data-state="done"]').waitFor({ timeout: 60000 });
+      fetched = await fetchedWorkers();
+      assert((await build()) === 'simd128', `forced build ${await build()}`);
+      assert(/\/worker_bg\.wasm/.test(fetched) && !/relaxed/.test(fetched), `fetched ${fetched}`);
+      const acc = Number(await status(page, 'test-accuracy'));
+      console.log(`     plain simd128 worker: 2,000 images, test accuracy ${acc}`);
+      assert(acc > 0.8, `accuracy ${acc}`);
+    } finally {
+      page.off('request', onRequest);
+    }
   });
 
   await check('the final scoring of the test set shows progress, and Stop answers during it', async () => {
