@@ -19,7 +19,7 @@
 
 use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 
-use super::im2col::{im2col, matmul, Geometry, Mat};
+use super::im2col::{im2col, matmul, matmul_into, Geometry, Mat};
 use super::{f32_slice, for_each_image};
 
 /// Geometry of weights `(C_out, C_in, 3, 3)` applied to `H x W` images.
@@ -77,15 +77,25 @@ impl CustomOp3 for Conv3x3Relu {
             f32_slice(s3, l3, name)?,
         );
         let w = Mat::row_major(w, g.c_out, g.k());
-        let mut y = vec![0f32; b * g.out_len()]; // (B, O, H, W)
-        for_each_image(b, &mut y, 0, g.col_len(), |i, y_i, _, col| {
-            im2col(&x[i * g.in_len()..][..g.in_len()], g.h, g.w, col); // (K, HW)
-            matmul(y_i, w, Mat::row_major(col, g.k(), g.hw()), false); // (O, HW)
+        let len = b * g.out_len();
+        let mut y = Vec::with_capacity(len); // (B, O, H, W), written whole below
+        for_each_image(
+            b,
+            &mut y.spare_capacity_mut()[..len],
+            0,
+            g.col_len(),
+            |i, y_i, _, col| {
+                im2col(&x[i * g.in_len()..][..g.in_len()], g.h, g.w, col); // (K, HW)
+                let y_i = matmul_into(y_i, w, Mat::row_major(col, g.k(), g.hw())); // (O, HW)
 
-            // Bias and ReLU while the image is still in cache, instead of two more passes over
-            // the whole batch.
-            add_bias_relu(y_i, bias);
-        });
+                // Bias and ReLU while the image is still in cache, instead of two more passes over
+                // the whole batch.
+                add_bias_relu(y_i, bias);
+            },
+        );
+        // SAFETY: `for_each_image` gave every image its `out_len` chunk, and `matmul_into`
+        // wrote each chunk whole.
+        unsafe { y.set_len(len) };
         Ok((CpuStorage::F32(y), Shape::from((b, g.c_out, g.h, g.w))))
     }
 
@@ -181,12 +191,14 @@ impl CustomOp3 for Conv3x3ReluGrad {
 
         let dw_len = g.c_out * g.k();
         let dx_len = if self.wflip.is_some() { b * g.in_len() } else { 0 };
-        let mut packed = vec![0f32; dx_len + dw_len + g.c_out];
+        let total = dx_len + dw_len + g.c_out;
+        let mut packed = Vec::with_capacity(total); // [dx | dW | dbias], written whole below
+        let (dx, rest) = packed.spare_capacity_mut()[..total].split_at_mut(dx_len);
         // Scratch: the masked gradient (O, HW), then a column matrix of x or of the gradient.
         let col_rows = g.k().max(g.c_out * 9);
         let sums = for_each_image(
             b,
-            &mut packed[..dx_len],
+            dx,
             dw_len + g.c_out,
             g.out_len() + col_rows * g.hw(),
             |i, dx_i, acc, scratch| {
@@ -210,19 +222,25 @@ impl CustomOp3 for Conv3x3ReluGrad {
                     let col_g = &mut col[..g.c_out * 9 * g.hw()];
                     im2col(gi, g.h, g.w, col_g); // (O*9, HW)
                     let wf = Mat::row_major(wflip, g.c_in, g.c_out * 9);
-                    matmul(dx_i, wf, Mat::row_major(col_g, g.c_out * 9, g.hw()), false);
+                    matmul_into(dx_i, wf, Mat::row_major(col_g, g.c_out * 9, g.hw()));
                     // (C, HW)
                 }
             },
         );
         // sums = [dW^T (K, O) | dbias]; dW goes out as (O, K).
         let (dw_t, db) = sums.split_at(dw_len);
-        for (o, row) in packed[dx_len..dx_len + dw_len].chunks_exact_mut(g.k()).enumerate() {
+        let (dw_out, db_out) = rest.split_at_mut(dw_len);
+        for (o, row) in dw_out.chunks_exact_mut(g.k()).enumerate() {
             for (k, v) in row.iter_mut().enumerate() {
-                *v = dw_t[k * g.c_out + o];
+                v.write(dw_t[k * g.c_out + o]);
             }
         }
-        packed[dx_len + dw_len..].copy_from_slice(db);
+        for (v, &d) in db_out.iter_mut().zip(db) {
+            v.write(d);
+        }
+        // SAFETY: dx was written whole image by image (by `matmul_into`; it is empty without
+        // `wflip`), dW and dbias just above.
+        unsafe { packed.set_len(total) };
         Ok((CpuStorage::F32(packed), Shape::from(dx_len + dw_len + g.c_out)))
     }
 }

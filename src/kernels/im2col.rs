@@ -10,6 +10,8 @@
 //! col[c*9 + ky*3 + kx][y*W + x] = x[c][y+ky-1][x+kx-1]   (0 outside)
 //! ```
 
+use std::mem::MaybeUninit;
+
 /// Sizes of one conv3x3 layer applied to one image.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Geometry {
@@ -133,16 +135,44 @@ impl<'a> Mat<'a> {
 /// If the shapes disagree or a view reaches past its slice (a bug in the caller, never input
 /// data: the ops validate shapes first).
 pub fn matmul(dst: &mut [f32], lhs: Mat, rhs: Mat, accumulate: bool) {
+    assert!(dst.len() >= lhs.rows * rhs.cols, "matmul: destination too small");
+    // SAFETY: `dst` holds `m * n` initialised floats and is borrowed mutably.
+    unsafe { matmul_raw(dst.as_mut_ptr(), lhs, rhs, accumulate) }
+}
+
+/// `dst (m, n) = lhs (m, k) × rhs (k, n)` into uninitialised memory; returns `dst` (its first
+/// `m * n` elements), now written.
+///
+/// Why: outputs that the product overwrites whole need no zero-filling first; `vec![0.0; n]`
+/// for every activation and gradient was a `memset` of about 30 MB per training step.
+///
+/// # Panics
+/// As [`matmul`].
+pub fn matmul_into<'a>(dst: &'a mut [MaybeUninit<f32>], lhs: Mat, rhs: Mat) -> &'a mut [f32] {
+    let len = lhs.rows * rhs.cols;
+    let dst = &mut dst[..len];
+    // SAFETY: `dst` has room for `m * n` floats; without `accumulate` neither `gemm` (its
+    // `read_dst` off) nor the simd128 kernels read it, and both write every element.
+    unsafe { matmul_raw(dst.as_mut_ptr().cast(), lhs, rhs, false) };
+    // SAFETY: all `len` elements were just written.
+    unsafe { &mut *(dst as *mut [MaybeUninit<f32>] as *mut [f32]) }
+}
+
+/// # Safety
+/// `dst` must be valid for writes of `m * n` floats (and reads, with `accumulate`), and alias
+/// neither input.
+unsafe fn matmul_raw(dst: *mut f32, lhs: Mat, rhs: Mat, accumulate: bool) {
     let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
     assert_eq!(rhs.rows, k, "matmul: inner dimensions differ");
     assert!(lhs.fits(lhs.data.len()) && rhs.fits(rhs.data.len()));
-    assert!(dst.len() >= m * n, "matmul: destination too small");
     if m == 0 || n == 0 {
         return;
     }
     if k == 0 {
         if !accumulate {
-            dst[..m * n].fill(0.0);
+            for i in 0..m * n {
+                dst.add(i).write(0.0);
+            }
         }
         return;
     }
@@ -151,28 +181,26 @@ pub fn matmul(dst: &mut [f32], lhs: Mat, rhs: Mat, accumulate: bool) {
         return;
     }
     // SAFETY: the asserts above keep every index gemm forms, `i*rs + j*cs` for i < rows and
-    // j < cols, inside the three slices; `dst` is borrowed mutably, so it aliases neither input.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            lhs.data.as_ptr(),
-            lhs.cs as isize,
-            lhs.rs as isize,
-            rhs.data.as_ptr(),
-            rhs.cs as isize,
-            rhs.rs as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        )
-    }
+    // j < cols, inside the input slices, and the caller vouches for `dst`.
+    gemm::gemm(
+        m,
+        n,
+        k,
+        dst,
+        1,
+        n as isize,
+        accumulate,
+        lhs.data.as_ptr(),
+        lhs.cs as isize,
+        lhs.rs as isize,
+        rhs.data.as_ptr(),
+        rhs.cs as isize,
+        rhs.rs as isize,
+        1.0,
+        1.0,
+        false,
+        false,
+        false,
+        gemm::Parallelism::None,
+    )
 }

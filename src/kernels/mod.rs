@@ -109,20 +109,22 @@ const GROUPS: usize = 16;
 
 /// Calls `f(i, out_i, acc, scratch)` for every image `i < n` and returns the sum of the `acc`s.
 ///
-/// `out_i` is image `i`'s chunk of `out` (`out.len() / n` elements, empty when `out` is);
+/// `out_i` is image `i`'s chunk of `out` (`out.len() / n` elements, empty when `out` is; `out`
+/// may be uninitialised memory, `[MaybeUninit<f32>]`, for outputs the images overwrite whole);
 /// `acc` is an accumulator of `acc_len` floats, starting at zero, shared by the images of one
 /// group; `scratch` holds `scratch_len` floats of unspecified contents. Natively the groups run
 /// in parallel on rayon's threads; the partial sums are then added in group order.
-fn for_each_image<F>(n: usize, out: &mut [f32], acc_len: usize, scratch_len: usize, f: F) -> Vec<f32>
+fn for_each_image<T, F>(n: usize, out: &mut [T], acc_len: usize, scratch_len: usize, f: F) -> Vec<f32>
 where
-    F: Fn(usize, &mut [f32], &mut [f32], &mut [f32]) + Send + Sync,
+    T: Send,
+    F: Fn(usize, &mut [T], &mut [f32], &mut [f32]) + Send + Sync,
 {
     if n == 0 {
         return vec![0.0; acc_len];
     }
     let per_image = out.len() / n;
     let group = n.div_ceil(GROUPS);
-    let run = |(g, out_g): (usize, &mut [f32])| {
+    let run = |(g, out_g): (usize, &mut [T])| {
         let mut acc = vec![0f32; acc_len];
         with_scratch(scratch_len, |scratch| {
             for i in g * group..n.min((g + 1) * group) {

@@ -10,6 +10,8 @@
 //! gradient goes to its first maximum. Candle's backward (0.11.1) differs: it multiplies by the
 //! window's mean of the "is maximum" mask, so a unique maximum gets 1/4 of the gradient.
 
+use std::mem::MaybeUninit;
+
 use candle_core::{bail, CpuStorage, CustomOp1, CustomOp3, Layout, Result, Shape, Tensor};
 
 use super::{f32_slice, for_each_image};
@@ -48,19 +50,22 @@ impl CustomOp1 for MaxPool2x2 {
         let x = f32_slice(s, l, self.name())?;
         let d = l.dims();
         // Parallel over images; within a plane, one output row from two input rows at a time.
-        let mut y = vec![0f32; planes * oh * ow]; // (B, C, H/2, W/2)
-        for_each_image(d[0], &mut y, 0, 0, |i, y_i, _, _| {
+        let len = planes * oh * ow;
+        let mut y = Vec::with_capacity(len); // (B, C, H/2, W/2), written whole below
+        for_each_image(d[0], &mut y.spare_capacity_mut()[..len], 0, 0, |i, y_i, _, _| {
             let x_i = &x[i * d[1] * h * w..][..d[1] * h * w];
             for (plane, out) in x_i.chunks_exact(h * w).zip(y_i.chunks_exact_mut(oh * ow)) {
                 for (oy, out_row) in out.chunks_exact_mut(ow).enumerate() {
                     let (r0, r1) = (&plane[2 * oy * w..][..2 * ow], &plane[(2 * oy + 1) * w..][..2 * ow]);
                     for ((o, a), b) in out_row.iter_mut().zip(r0.chunks_exact(2)).zip(r1.chunks_exact(2)) {
                         // In candle's order (row-major fold), so even NaNs pick the same value.
-                        *o = first_max(first_max(first_max(a[0], a[1]), b[0]), b[1]);
+                        o.write(first_max(first_max(first_max(a[0], a[1]), b[0]), b[1]));
                     }
                 }
             }
         });
+        // SAFETY: every output of every plane of every image was written just above.
+        unsafe { y.set_len(len) };
         Ok((CpuStorage::F32(y), Shape::from((d[0], d[1], oh, ow))))
     }
 
@@ -99,9 +104,10 @@ impl CustomOp3 for MaxPool2x2Grad {
         }
         let x = f32_slice(s1, l1, self.name())?;
         let (y, dy) = (f32_slice(s2, l2, self.name())?, f32_slice(s3, l3, self.name())?);
-        let mut dx = vec![0f32; planes * h * w]; // (B, C, H, W)
+        let len = planes * h * w;
+        let mut dx = Vec::with_capacity(len); // (B, C, H, W), written whole below
         let (per_in, per_out) = (d[1] * h * w, d[1] * oh * ow);
-        for_each_image(d[0], &mut dx, 0, 0, |i, dx_i, _, _| {
+        for_each_image(d[0], &mut dx.spare_capacity_mut()[..len], 0, 0, |i, dx_i, _, _| {
             let planes = x[i * per_in..][..per_in]
                 .chunks_exact(h * w)
                 .zip(dx_i.chunks_exact_mut(h * w))
@@ -113,9 +119,20 @@ impl CustomOp3 for MaxPool2x2Grad {
                     let (d0, d1) = dplane[2 * oy * w..][..2 * w].split_at_mut(w);
                     let (m, g) = (&pooled[oy * ow..][..ow], &grads[oy * ow..][..ow]);
                     route_row(r0, r1, m, g, d0, d1);
+                    // An odd last column is outside every window: no gradient.
+                    for d in d0[2 * ow..].iter_mut().chain(&mut d1[2 * ow..]) {
+                        d.write(0.0);
+                    }
+                }
+                // So is an odd last row.
+                for d in &mut dplane[2 * oh * w..] {
+                    d.write(0.0);
                 }
             }
         });
+        // SAFETY: route_row wrote the 2x2 windows, the loops above the odd column and row: every
+        // element of every plane of every image.
+        unsafe { dx.set_len(len) };
         Ok((CpuStorage::F32(dx), l1.shape().clone()))
     }
 }
@@ -125,7 +142,14 @@ impl CustomOp3 for MaxPool2x2Grad {
 /// `m` is NaN (the forward's fold only yields NaN when the first value is NaN). Branch-free, so
 /// it vectorises; exactly one of the four positions receives each gradient.
 #[inline]
-fn route_row(r0: &[f32], r1: &[f32], m_row: &[f32], g_row: &[f32], d0: &mut [f32], d1: &mut [f32]) {
+fn route_row(
+    r0: &[f32],
+    r1: &[f32],
+    m_row: &[f32],
+    g_row: &[f32],
+    d0: &mut [MaybeUninit<f32>],
+    d1: &mut [MaybeUninit<f32>],
+) {
     let ow = m_row.len();
     let (r0, r1) = (&r0[..2 * ow], &r1[..2 * ow]);
     let (d0, d1) = (&mut d0[..2 * ow], &mut d1[..2 * ow]);
@@ -136,9 +160,9 @@ fn route_row(r0: &[f32], r1: &[f32], m_row: &[f32], g_row: &[f32], d0: &mut [f32
         let b = !a && r0[2 * ox + 1] == m;
         let c = !a && !b && r1[2 * ox] == m;
         let rest = !(a || b || c);
-        d0[2 * ox] = if a { g } else { 0.0 };
-        d0[2 * ox + 1] = if b { g } else { 0.0 };
-        d1[2 * ox] = if c { g } else { 0.0 };
-        d1[2 * ox + 1] = if rest { g } else { 0.0 };
+        d0[2 * ox].write(if a { g } else { 0.0 });
+        d0[2 * ox + 1].write(if b { g } else { 0.0 });
+        d1[2 * ox].write(if c { g } else { 0.0 });
+        d1[2 * ox + 1].write(if rest { g } else { 0.0 });
     }
 }

@@ -49,15 +49,17 @@ fn madd(a: v128, b: v128, c: v128) -> v128 {
 }
 
 /// See the module docs. Returns whether the layout was one of the two handled here.
-pub fn matmul(dst: &mut [f32], lhs: Mat, rhs: Mat, accumulate: bool) -> bool {
+///
+/// # Safety
+/// Every `i*rs + j*cs` of the two views must be in bounds, and `dst` valid for writes of `m * n`
+/// floats (and reads, with `accumulate`; without, it is never read).
+pub unsafe fn matmul(dst: *mut f32, lhs: Mat, rhs: Mat, accumulate: bool) -> bool {
     let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
     if rhs.cs == 1 {
-        // SAFETY: the caller checked that every `i*rs + j*cs` of the three views is in bounds.
-        unsafe { rows_kernel(dst, lhs, rhs, m, k, n, accumulate) };
+        rows_kernel(dst, lhs, rhs, m, k, n, accumulate);
         true
     } else if rhs.rs == 1 && lhs.cs == 1 {
-        // SAFETY: as above.
-        unsafe { dots_kernel(dst, lhs, rhs, m, k, n, accumulate) };
+        dots_kernel(dst, lhs, rhs, m, k, n, accumulate);
         true
     } else {
         false
@@ -68,9 +70,9 @@ pub fn matmul(dst: &mut [f32], lhs: Mat, rhs: Mat, accumulate: bool) -> bool {
 /// and `4 * ROWS_NV` columns keeps its sums in registers while it walks down `k` rows of `rhs`.
 ///
 /// # Safety
-/// All indices of the three views must be in bounds (`dst` row-major `(m, n)`).
+/// All indices of the two views must be in bounds, `dst` valid for `m * n` floats (row-major).
 #[cfg_attr(feature = "relaxed-simd", target_feature(enable = "relaxed-simd"))]
-unsafe fn rows_kernel(dst: &mut [f32], lhs: Mat, rhs: Mat, m: usize, k: usize, n: usize, acc: bool) {
+unsafe fn rows_kernel(dst: *mut f32, lhs: Mat, rhs: Mat, m: usize, k: usize, n: usize, acc: bool) {
     let wide = n / (4 * ROWS_NV) * (4 * ROWS_NV);
     let vec_end = n / 4 * 4;
     let mut i = 0;
@@ -99,7 +101,7 @@ unsafe fn rows_kernel(dst: &mut [f32], lhs: Mat, rhs: Mat, m: usize, k: usize, n
                 for p in 0..k {
                     s += at(lhs, r, p) * at(rhs, p, c);
                 }
-                let d = dst.get_unchecked_mut(r * n + c);
+                let d = dst.add(r * n + c);
                 *d = if acc { *d + s } else { s };
             }
         }
@@ -111,7 +113,7 @@ unsafe fn rows_kernel(dst: &mut [f32], lhs: Mat, rhs: Mat, m: usize, k: usize, n
 #[cfg_attr(feature = "relaxed-simd", target_feature(enable = "relaxed-simd"))]
 #[allow(clippy::too_many_arguments)]
 unsafe fn rows_tile<const R: usize, const V: usize>(
-    dst: &mut [f32],
+    dst: *mut f32,
     lhs: Mat,
     rhs: Mat,
     i: usize,
@@ -133,7 +135,7 @@ unsafe fn rows_tile<const R: usize, const V: usize>(
             }
         }
     }
-    let out = dst.as_mut_ptr();
+    let out = dst;
     for (r, sums_r) in sums.iter().enumerate() {
         for (v, &s) in sums_r.iter().enumerate() {
             let d = out.add((i + r) * n + j + 4 * v) as *mut v128;
@@ -148,9 +150,9 @@ unsafe fn rows_tile<const R: usize, const V: usize>(
 /// of them is summed in four lanes each, then across the lanes.
 ///
 /// # Safety
-/// All indices of the three views must be in bounds (`dst` row-major `(m, n)`).
+/// All indices of the two views must be in bounds, `dst` valid for `m * n` floats (row-major).
 #[cfg_attr(feature = "relaxed-simd", target_feature(enable = "relaxed-simd"))]
-unsafe fn dots_kernel(dst: &mut [f32], lhs: Mat, rhs: Mat, m: usize, k: usize, n: usize, acc: bool) {
+unsafe fn dots_kernel(dst: *mut f32, lhs: Mat, rhs: Mat, m: usize, k: usize, n: usize, acc: bool) {
     let mut i = 0;
     while i < m {
         let rows = DOTS_MR.min(m - i);
@@ -177,7 +179,7 @@ unsafe fn dots_kernel(dst: &mut [f32], lhs: Mat, rhs: Mat, m: usize, k: usize, n
 #[cfg_attr(feature = "relaxed-simd", target_feature(enable = "relaxed-simd"))]
 #[allow(clippy::too_many_arguments)]
 unsafe fn dots_tile<const R: usize, const C: usize>(
-    dst: &mut [f32],
+    dst: *mut f32,
     lhs: Mat,
     rhs: Mat,
     i: usize,
@@ -201,7 +203,7 @@ unsafe fn dots_tile<const R: usize, const C: usize>(
         }
         p += 4;
     }
-    let out = dst.as_mut_ptr();
+    let out = dst;
     for (r, sums_r) in sums.iter().enumerate() {
         for (c, &s) in sums_r.iter().enumerate() {
             let mut t = (f32x4_extract_lane::<0>(s) + f32x4_extract_lane::<1>(s))

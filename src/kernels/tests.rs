@@ -133,13 +133,12 @@ fn rejects_mismatched_shapes() {
 /// The max-pool gradient by definition, one window at a time: the output gradient lands on the
 /// window's maximum (PyTorch's rule). Candle's own backward is no reference here: it scales each
 /// gradient by the window's mean of the "is maximum" mask, i.e. by 1/4 when the maximum is unique.
-fn pool_grad_reference(x: &[f32], r: &[f32], side: usize) -> Vec<f32> {
-    let (o, mut dx) = (side / 2, vec![0f32; x.len()]);
-    for (p, rp) in r.chunks(o * o).enumerate() {
+fn pool_grad_reference(x: &[f32], r: &[f32], h: usize, w: usize) -> Vec<f32> {
+    let (oh, ow, mut dx) = (h / 2, w / 2, vec![0f32; x.len()]);
+    for (p, rp) in r.chunks(oh * ow).enumerate() {
         for (k, &g) in rp.iter().enumerate() {
-            let (oy, ox) = (k / o, k % o);
-            let window =
-                [(0, 0), (0, 1), (1, 0), (1, 1)].map(|(dy, dx)| p * side * side + (2 * oy + dy) * side + 2 * ox + dx);
+            let (oy, ox) = (k / ow, k % ow);
+            let window = [(0, 0), (0, 1), (1, 0), (1, 1)].map(|(dy, dx)| p * h * w + (2 * oy + dy) * w + 2 * ox + dx);
             let best = window
                 .into_iter()
                 .fold(window[0], |b, i| if x[i] > x[b] { i } else { b });
@@ -152,7 +151,15 @@ fn pool_grad_reference(x: &[f32], r: &[f32], side: usize) -> Vec<f32> {
 #[test]
 fn max_pool_matches_candle_forward_and_reference_gradient() {
     // Random values have no ties, where implementations may split the gradient differently.
-    for (shape, seed) in [([3, 5, 28, 28], 11), ([1, 16, 14, 14], 12), ([2, 3, 8, 8], 13)] {
+    // Odd sides too: the last row or column is in no window and must get a zero gradient (the
+    // op writes its output without zero-filling it first).
+    let shapes = [
+        ([3, 5, 28, 28], 11),
+        ([1, 16, 14, 14], 12),
+        ([2, 3, 8, 8], 13),
+        ([2, 3, 7, 9], 14),
+    ];
+    for (shape, seed) in shapes {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let x = Var::from_tensor(&random(&mut rng, &shape)).unwrap();
         let ours = max_pool2x2(&x).unwrap();
@@ -160,7 +167,7 @@ fn max_pool_matches_candle_forward_and_reference_gradient() {
         let r = random(&mut rng, ours.dims());
         let grads = (&ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
         let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-        let expected = pool_grad_reference(&flat(&x), &flat(&r), shape[2]);
+        let expected = pool_grad_reference(&flat(&x), &flat(&r), shape[2], shape[3]);
         let expected = Tensor::from_vec(expected, &shape, &Device::Cpu).unwrap();
         assert_close(&format!("{shape:?} pool gradient"), grads.get(&x).unwrap(), &expected);
     }
