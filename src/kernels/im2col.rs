@@ -121,8 +121,15 @@ impl<'a> Mat<'a> {
         }
     }
 
+    /// Whether every element's index is inside a slice of `len` (overflow counts as outside).
     fn fits(&self, len: usize) -> bool {
-        self.rows == 0 || self.cols == 0 || (self.rows - 1) * self.rs + (self.cols - 1) * self.cs < len
+        if self.rows == 0 || self.cols == 0 {
+            return true;
+        }
+        let last = (self.rows - 1)
+            .checked_mul(self.rs)
+            .and_then(|r| (self.cols - 1).checked_mul(self.cs).and_then(|c| r.checked_add(c)));
+        last.is_some_and(|i| i < len)
     }
 }
 
@@ -135,7 +142,8 @@ impl<'a> Mat<'a> {
 /// If the shapes disagree or a view reaches past its slice (a bug in the caller, never input
 /// data: the ops validate shapes first).
 pub fn matmul(dst: &mut [f32], lhs: Mat, rhs: Mat, accumulate: bool) {
-    assert!(dst.len() >= lhs.rows * rhs.cols, "matmul: destination too small");
+    let len = lhs.rows.checked_mul(rhs.cols).expect("matmul: size overflows");
+    assert!(dst.len() >= len, "matmul: destination too small");
     // SAFETY: `dst` holds `m * n` initialised floats and is borrowed mutably.
     unsafe { matmul_raw(dst.as_mut_ptr(), lhs, rhs, accumulate) }
 }
@@ -149,10 +157,13 @@ pub fn matmul(dst: &mut [f32], lhs: Mat, rhs: Mat, accumulate: bool) {
 /// # Panics
 /// As [`matmul`].
 pub fn matmul_into<'a>(dst: &'a mut [MaybeUninit<f32>], lhs: Mat, rhs: Mat) -> &'a mut [f32] {
-    let len = lhs.rows * rhs.cols;
+    let len = lhs.rows.checked_mul(rhs.cols).expect("matmul: size overflows");
     let dst = &mut dst[..len];
     // SAFETY: `dst` has room for `m * n` floats; without `accumulate` neither `gemm` (its
-    // `read_dst` off) nor the simd128 kernels read it, and both write every element.
+    // `read_dst` off) nor the simd128 kernels read it, and both write every element. `gemm` does
+    // not document the first part: gemm-common 0.19 turns `read_dst == false` into `alpha = 0`,
+    // and each of its paths (k = 0, gevv, gemv, micro-kernels) tests `alpha` before it reads
+    // `dst` (checked in its source for the version in Cargo.lock; recheck on upgrade).
     unsafe { matmul_raw(dst.as_mut_ptr().cast(), lhs, rhs, false) };
     // SAFETY: all `len` elements were just written.
     unsafe { &mut *(dst as *mut [MaybeUninit<f32>] as *mut [f32]) }

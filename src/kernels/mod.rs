@@ -123,6 +123,8 @@ where
         return vec![0.0; acc_len];
     }
     let per_image = out.len() / n;
+    // Callers that hand in uninitialised memory rely on every element belonging to an image.
+    assert_eq!(per_image * n, out.len(), "for_each_image: output is not n equal chunks");
     let group = n.div_ceil(GROUPS);
     let run = |(g, out_g): (usize, &mut [T])| {
         let mut acc = vec![0f32; acc_len];

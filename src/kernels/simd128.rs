@@ -33,6 +33,8 @@ const ROWS_NV: usize = 3;
 const DOTS_MR: usize = 4;
 /// Columns of `dst` per tile of the dot-product kernel.
 const DOTS_NR: usize = 2;
+// The tile dispatch below has one arm per size up to these; change both together.
+const _: () = assert!(ROWS_MR == 3 && ROWS_NV == 3 && DOTS_MR == 4 && DOTS_NR == 2);
 
 /// `a * b + c` on four lanes.
 #[inline]
@@ -51,10 +53,12 @@ fn madd(a: v128, b: v128, c: v128) -> v128 {
 /// See the module docs. Returns whether the layout was one of the two handled here.
 ///
 /// # Safety
-/// Every `i*rs + j*cs` of the two views must be in bounds, and `dst` valid for writes of `m * n`
-/// floats (and reads, with `accumulate`; without, it is never read).
+/// `k >= 1` (the tile pointers are formed from the views' first elements); every `i*rs + j*cs`
+/// of the two views must be in bounds, and `dst` valid for writes of `m * n` floats (and reads,
+/// with `accumulate`; without, it is never read).
 pub unsafe fn matmul(dst: *mut f32, lhs: Mat, rhs: Mat, accumulate: bool) -> bool {
     let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
+    debug_assert!(k >= 1, "simd128::matmul: k = 0 is the caller's case");
     if rhs.cs == 1 {
         rows_kernel(dst, lhs, rhs, m, k, n, accumulate);
         true
@@ -83,7 +87,8 @@ unsafe fn rows_kernel(dst: *mut f32, lhs: Mat, rhs: Mat, m: usize, k: usize, n: 
             match rows {
                 3 => rows_tile::<3, ROWS_NV>(dst, lhs, rhs, i, j, k, n, acc),
                 2 => rows_tile::<2, ROWS_NV>(dst, lhs, rhs, i, j, k, n, acc),
-                _ => rows_tile::<1, ROWS_NV>(dst, lhs, rhs, i, j, k, n, acc),
+                1 => rows_tile::<1, ROWS_NV>(dst, lhs, rhs, i, j, k, n, acc),
+                _ => unreachable!("rows <= ROWS_MR"),
             }
             j += 4 * ROWS_NV;
         }
@@ -91,7 +96,8 @@ unsafe fn rows_kernel(dst: *mut f32, lhs: Mat, rhs: Mat, m: usize, k: usize, n: 
             match rows {
                 3 => rows_tile::<3, 1>(dst, lhs, rhs, i, j, k, n, acc),
                 2 => rows_tile::<2, 1>(dst, lhs, rhs, i, j, k, n, acc),
-                _ => rows_tile::<1, 1>(dst, lhs, rhs, i, j, k, n, acc),
+                1 => rows_tile::<1, 1>(dst, lhs, rhs, i, j, k, n, acc),
+                _ => unreachable!("rows <= ROWS_MR"),
             }
             j += 4;
         }
@@ -167,7 +173,8 @@ unsafe fn dots_kernel(dst: *mut f32, lhs: Mat, rhs: Mat, m: usize, k: usize, n: 
                 (4, _) => dots_tile::<4, 1>(dst, lhs, rhs, i, j, k, n, acc),
                 (3, _) => dots_tile::<3, 1>(dst, lhs, rhs, i, j, k, n, acc),
                 (2, _) => dots_tile::<2, 1>(dst, lhs, rhs, i, j, k, n, acc),
-                _ => dots_tile::<1, 1>(dst, lhs, rhs, i, j, k, n, acc),
+                (1, _) => dots_tile::<1, 1>(dst, lhs, rhs, i, j, k, n, acc),
+                _ => unreachable!("rows <= DOTS_MR, cols <= DOTS_NR"),
             }
             j += cols;
         }
