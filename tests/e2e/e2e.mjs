@@ -339,7 +339,7 @@ async function main() {
   process.exit(failed ? 1 : 0);
 }
 
-// Default settings, `seconds` of training: the numbers for www/README-web.md.
+// Default settings, `seconds` of training: the numbers in README.md (Results, Performance).
 async function measure(page, base, seconds) {
   const url = `${base}?autostart=1${opt('--query', '')}`;
   const tLoad = Date.now();
