@@ -1,9 +1,10 @@
 //! `Conv3x3`: a 3x3 convolution with padding 1 and bias, followed by ReLU.
 //!
 //! Contract: the one place where the model picks its convolution implementation. On CPU (native
-//! and wasm) it uses the project's own fused im2col + gemm kernel ([`crate::kernels`]); elsewhere
-//! (CUDA) it uses candle's `conv2d`, bias add and ReLU. Both compute the same function (the
-//! kernels' tests check this).
+//! and wasm) it uses the project's own fused im2col + gemm kernels ([`crate::kernels`]), with
+//! the block's max-pool fused into its last layer; elsewhere (CUDA) it uses candle's `conv2d`,
+//! bias add, ReLU and `max_pool2d`. Both compute the same function (the kernels' tests check
+//! this).
 
 use candle_core::{Module, Result, Tensor};
 use candle_nn::VarBuilder;
@@ -19,6 +20,18 @@ impl Conv3x3 {
         let weight = vb.get((c_out, c_in, 3, 3), "weight")?;
         let bias = vb.get(c_out, "bias")?;
         Ok(Self { weight, bias })
+    }
+
+    /// This layer followed by a 2x2 max-pool (the end of a VGG block).
+    ///
+    /// # Shapes
+    /// `xs`: `(B, C_in, H, W)` → `(B, C_out, H/2, W/2)`.
+    pub fn forward_pooled(&self, xs: &Tensor) -> Result<Tensor> {
+        if xs.device().is_cpu() {
+            // One op: the un-pooled gradient never passes through candle's autograd.
+            return crate::kernels::conv3x3_relu_pool(xs, &self.weight, &self.bias);
+        }
+        self.forward(xs)?.max_pool2d(2)
     }
 }
 

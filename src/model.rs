@@ -210,21 +210,29 @@ impl Module for Vgg {
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
         let mut xs = xs.clone();
         for convs in &self.blocks {
-            for conv in convs {
+            let Some((last, rest)) = convs.split_last() else {
+                xs = max_pool(&xs)?; // a block without convs (not built by `new`) still pools
+                continue;
+            };
+            for conv in rest {
                 xs = conv.forward(&xs)?; // (B, w, s, s), ReLU applied
             }
-            // The CPU kernel's backward is one pass instead of candle's eight.
-            xs = if xs.device().is_cpu() {
-                crate::kernels::max_pool2x2(&xs)? // (B, w, s/2, s/2)
-            } else {
-                xs.max_pool2d(2)?
-            };
+            xs = last.forward_pooled(&xs)?; // (B, w, s/2, s/2)
         }
         let mut xs = xs.flatten_from(1)?; // (B, w2 * 49)
         if let Some(hidden) = &self.hidden {
             xs = hidden.forward(&xs)?.relu()?; // (B, hidden)
         }
         self.head.forward(&xs) // (B, 10)
+    }
+}
+
+/// 2x2 max-pool; on the CPU our kernel, whose backward is one pass instead of candle's eight.
+fn max_pool(xs: &Tensor) -> Result<Tensor> {
+    if xs.device().is_cpu() {
+        crate::kernels::max_pool2x2(xs)
+    } else {
+        xs.max_pool2d(2)
     }
 }
 

@@ -17,9 +17,13 @@
 //! `col2im(W^T × g_b)`: that gemm has inner dimension O (8-64), far too short to run at speed,
 //! and col2im is one more pass; this one has inner dimension O*9, like the forward.
 
-use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
+use std::mem::MaybeUninit;
+use std::sync::{Arc, Mutex};
+
+use candle_core::{bail, CpuStorage, CustomOp3, Error, Layout, Result, Shape, Tensor};
 
 use super::im2col::{im2col, matmul, matmul_into, Geometry, Mat};
+use super::pool::{pool_plane, route_plane};
 use super::{f32_slice, for_each_image};
 
 /// Geometry of weights `(C_out, C_in, 3, 3)` applied to `H x W` images.
@@ -107,51 +111,158 @@ impl CustomOp3 for Conv3x3Relu {
         y: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        // A tensor that tracks no op is a leaf that is not a variable (e.g. the network's input
-        // images): nobody reads its gradient, and for the first layer it is the costliest one.
-        let wflip = if x.track_op() {
-            let (c_out, c_in) = w.dims4().map(|(o, c, _, _)| (o, c))?;
-            let w = w.flatten_all()?.to_vec1::<f32>()?; // (O, C, 9), at most a few 10k floats
-            let mut flipped = vec![0f32; w.len()]; // (C, O, 9), each 3x3 rotated by 180°
-            for (oc, kernel) in w.chunks_exact(9).enumerate() {
-                let (o, c) = (oc / c_in, oc % c_in);
-                for (k, &v) in kernel.iter().enumerate() {
-                    flipped[(c * c_out + o) * 9 + 8 - k] = v;
-                }
-            }
-            Some(flipped)
-        } else {
-            None
+        let op = Conv3x3ReluGrad {
+            wflip: rotated_weights(x, w)?,
+            activation: None,
         };
-        let packed = x.apply_op3_no_bwd(y, &grad.contiguous()?, &Conv3x3ReluGrad { wflip })?;
-        // packed = [dx (if computed) | dW | dbias]; narrow + reshape are views, not copies.
-        let (dw_len, db_len) = (w.elem_count(), bias.elem_count());
-        let dx_len = packed.elem_count() - dw_len - db_len;
-        let dx = if dx_len > 0 {
-            Some(packed.narrow(0, 0, dx_len)?.reshape(x.shape())?)
-        } else {
-            None
-        };
-        let dw = w
-            .track_op()
-            .then(|| packed.narrow(0, dx_len, dw_len)?.reshape(w.shape()))
-            .transpose()?;
-        let db = bias
-            .track_op()
-            .then(|| packed.narrow(0, dx_len + dw_len, db_len)?.reshape(bias.shape()))
-            .transpose()?;
-        Ok((dx, dw, db))
+        let packed = x.apply_op3_no_bwd(y, &grad.contiguous()?, &op)?;
+        split_grads(&packed, x, w, bias)
     }
+}
+
+/// `max_pool2x2(relu(conv3x3(x, w) + bias))` in one op. Args: `x`, `w`, `bias`.
+///
+/// Why: as two ops, the un-pooled activation's gradient `(B, O, H, W)`, the largest tensor of a
+/// step, is materialised, and candle's autograd allocates a zero tensor for it and adds it into
+/// a second one (`GradStore::or_insert`). Here each image's un-pooled gradient is formed in
+/// scratch memory inside the backward pass. The un-pooled activation is kept in the op, as the
+/// graph would keep it between two ops.
+pub struct Conv3x3ReluPool {
+    activation: Mutex<Option<Arc<Vec<f32>>>>,
+}
+
+impl Default for Conv3x3ReluPool {
+    fn default() -> Self {
+        Self {
+            activation: Mutex::new(None),
+        }
+    }
+}
+
+impl CustomOp3 for Conv3x3ReluPool {
+    fn name(&self) -> &'static str {
+        "conv3x3-relu-pool"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (CpuStorage::F32(y), shape) = Conv3x3Relu.cpu_fwd(s1, l1, s2, l2, s3, l3)? else {
+            bail!("{}: the convolution returned another dtype", self.name())
+        };
+        let &[b, o, h, w] = shape.dims() else {
+            bail!("{}: unexpected output shape {shape:?}", self.name())
+        };
+        if h < 2 || w < 2 {
+            bail!("{}: image {h}x{w} is smaller than the 2x2 window", self.name())
+        }
+        let (oh, ow) = (h / 2, w / 2);
+        let len = b * o * oh * ow;
+        let mut pooled = Vec::with_capacity(len); // (B, O, H/2, W/2), written whole below
+        for_each_image(b, &mut pooled.spare_capacity_mut()[..len], 0, 0, |i, p_i, _, _| {
+            let y_i = &y[i * o * h * w..][..o * h * w];
+            for (plane, out) in y_i.chunks_exact(h * w).zip(p_i.chunks_exact_mut(oh * ow)) {
+                pool_plane(plane, h, w, out);
+            }
+        });
+        // SAFETY: `pool_plane` wrote every output of every plane of every image.
+        unsafe { pooled.set_len(len) };
+        *self
+            .activation
+            .lock()
+            .map_err(|_| Error::Msg(format!("{}: poisoned lock", self.name())))? = Some(Arc::new(y));
+        Ok((CpuStorage::F32(pooled), Shape::from((b, o, oh, ow))))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        bias: &Tensor,
+        pooled: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let activation = self
+            .activation
+            .lock()
+            .map_err(|_| Error::Msg(format!("{}: poisoned lock", self.name())))?
+            .clone();
+        let Some(activation) = activation else {
+            bail!("{}: backward without a forward pass", self.name())
+        };
+        let op = Conv3x3ReluGrad {
+            wflip: rotated_weights(x, w)?,
+            activation: Some(activation),
+        };
+        let packed = x.apply_op3_no_bwd(pooled, &grad.contiguous()?, &op)?;
+        split_grads(&packed, x, w, bias)
+    }
+}
+
+/// The weights `(O, C, 3, 3)` as `W'` `(C, O, 9)`, each 3x3 rotated by 180°, when the input
+/// gradient is needed at all.
+fn rotated_weights(x: &Tensor, w: &Tensor) -> Result<Option<Vec<f32>>> {
+    // A tensor that tracks no op is a leaf that is not a variable (e.g. the network's input
+    // images): nobody reads its gradient, and for the first layer it is the costliest one.
+    if !x.track_op() {
+        return Ok(None);
+    }
+    let (c_out, c_in) = w.dims4().map(|(o, c, _, _)| (o, c))?;
+    let w = w.flatten_all()?.to_vec1::<f32>()?; // (O, C, 9), at most a few 10k floats
+    let mut flipped = vec![0f32; w.len()];
+    for (oc, kernel) in w.chunks_exact(9).enumerate() {
+        let (o, c) = (oc / c_in, oc % c_in);
+        for (k, &v) in kernel.iter().enumerate() {
+            flipped[(c * c_out + o) * 9 + 8 - k] = v;
+        }
+    }
+    Ok(Some(flipped))
+}
+
+/// Splits the grad op's packed result `[dx (if computed) | dW | dbias]` into the three
+/// gradients; narrow + reshape are views, not copies.
+#[allow(clippy::type_complexity)]
+fn split_grads(
+    packed: &Tensor,
+    x: &Tensor,
+    w: &Tensor,
+    bias: &Tensor,
+) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+    let (dw_len, db_len) = (w.elem_count(), bias.elem_count());
+    let dx_len = packed.elem_count() - dw_len - db_len;
+    let dx = if dx_len > 0 {
+        Some(packed.narrow(0, 0, dx_len)?.reshape(x.shape())?)
+    } else {
+        None
+    };
+    let dw = w
+        .track_op()
+        .then(|| packed.narrow(0, dx_len, dw_len)?.reshape(w.shape()))
+        .transpose()?;
+    let db = bias
+        .track_op()
+        .then(|| packed.narrow(0, dx_len + dw_len, db_len)?.reshape(bias.shape()))
+        .transpose()?;
+    Ok((dx, dw, db))
 }
 
 /// All gradients of [`Conv3x3Relu`] in one pass over the images: each image's masked output
 /// gradient is formed once, in cache, and feeds the bias sum and both gemms.
 ///
-/// Args: `x` `(B, C, H, W)`, `y` `(B, O, H, W)` (the forward's output), `grad` `(B, O, H, W)`.
+/// Args: `x` `(B, C, H, W)`, `y` `(B, O, H, W)` (the forward's output), `grad` `(B, O, H, W)`;
+/// or, with `activation` (the un-pooled output of [`Conv3x3ReluPool`]), `x`, the pooled output
+/// and its gradient, both `(B, O, H/2, W/2)`.
 /// Result, flat: `dx` `(B, C, H, W)` when `wflip` (the rotated weights `(C, O, 9)`) is given,
 /// then `dW` `(O, C, 3, 3)`, then `dbias` `(O,)`.
 struct Conv3x3ReluGrad {
     wflip: Option<Vec<f32>>,
+    activation: Option<Arc<Vec<f32>>>,
 }
 
 impl CustomOp3 for Conv3x3ReluGrad {
@@ -173,7 +284,12 @@ impl CustomOp3 for Conv3x3ReluGrad {
         let (&[b, c_in, h, wd], &[yb, c_out, yh, yw]) = (xd, yd) else {
             bail!("{name}: expected (B, C, H, W) input and output, got {xd:?} and {yd:?}")
         };
-        if (yb, yh, yw) != (b, h, wd) || l3.dims() != yd {
+        let expected = match &self.activation {
+            None => (b, h, wd),
+            Some(_) => (b, h / 2, wd / 2),
+        };
+        let activation_fits = self.activation.as_ref().is_none_or(|a| a.len() == b * c_out * h * wd);
+        if (yb, yh, yw) != expected || l3.dims() != yd || !activation_fits {
             bail!(
                 "{name}: input {xd:?}, output {yd:?} and gradient {:?} disagree",
                 l3.dims()
@@ -183,31 +299,54 @@ impl CustomOp3 for Conv3x3ReluGrad {
         if self.wflip.as_ref().is_some_and(|wf| wf.len() != c_in * c_out * 9) {
             bail!("{name}: rotated weights do not fit {c_out} x {c_in} channels")
         }
-        let (x, y, dy) = (
+        let (x, second, dy) = (
             f32_slice(s1, l1, name)?,
             f32_slice(s2, l2, name)?,
             f32_slice(s3, l3, name)?,
         );
+        // The un-pooled activation, and for the pooled form the pooled output (whose gradient
+        // `dy` is).
+        let (y, pooled) = match &self.activation {
+            None => (second, None),
+            Some(a) => (&a[..], Some(second)),
+        };
+        let pooled_len = c_out * yh * yw; // per image
 
         let dw_len = g.c_out * g.k();
         let dx_len = if self.wflip.is_some() { b * g.in_len() } else { 0 };
         let total = dx_len + dw_len + g.c_out;
         let mut packed = Vec::with_capacity(total); // [dx | dW | dbias], written whole below
         let (dx, rest) = packed.spare_capacity_mut()[..total].split_at_mut(dx_len);
-        // Scratch: the masked gradient (O, HW), then a column matrix of x or of the gradient.
+        // Scratch: the masked gradient (O, HW), then a column matrix of x or of the gradient, then
+        // (pooled form) the un-pooled gradient (O, HW).
         let col_rows = g.k().max(g.c_out * 9);
+        let unpooled_len = if pooled.is_some() { g.out_len() } else { 0 };
         let sums = for_each_image(
             b,
             dx,
             dw_len + g.c_out,
-            g.out_len() + col_rows * g.hw(),
+            g.out_len() + col_rows * g.hw() + unpooled_len,
             |i, dx_i, acc, scratch| {
-                let (gi, col) = scratch.split_at_mut(g.out_len());
+                let (gi, rest) = scratch.split_at_mut(g.out_len());
+                let (col, unpooled) = rest.split_at_mut(col_rows * g.hw());
                 let (dw_t, db) = acc.split_at_mut(dw_len);
-                let (y_i, dy_i) = (
-                    &y[i * g.out_len()..][..g.out_len()],
-                    &dy[i * g.out_len()..][..g.out_len()],
-                );
+                let y_i = &y[i * g.out_len()..][..g.out_len()];
+                let dy_i = match pooled {
+                    None => &dy[i * g.out_len()..][..g.out_len()],
+                    Some(p) => {
+                        // The pool's backward, one image at a time, into scratch.
+                        let (p_i, gp_i) = (&p[i * pooled_len..][..pooled_len], &dy[i * pooled_len..][..pooled_len]);
+                        let out = as_uninit(unpooled);
+                        let planes = y_i.chunks_exact(g.hw()).zip(out.chunks_exact_mut(g.hw()));
+                        let grads = p_i
+                            .chunks_exact(pooled_len / g.c_out)
+                            .zip(gp_i.chunks_exact(pooled_len / g.c_out));
+                        for ((plane, out), (pp, gp)) in planes.zip(grads) {
+                            route_plane(plane, g.h, g.w, pp, gp, out);
+                        }
+                        &*unpooled
+                    }
+                };
                 relu_mask_and_bias_grad(gi, dy_i, y_i, db);
 
                 // dW^T (K, O) += col(x_i) (K, HW) × g_i^T (HW, O). Why transposed: gemm copies an
@@ -243,6 +382,14 @@ impl CustomOp3 for Conv3x3ReluGrad {
         unsafe { packed.set_len(total) };
         Ok((CpuStorage::F32(packed), Shape::from(dx_len + dw_len + g.c_out)))
     }
+}
+
+/// The same memory viewed as possibly-uninitialised floats, for functions that write whole
+/// outputs (`route_plane`).
+fn as_uninit(s: &mut [f32]) -> &mut [MaybeUninit<f32>] {
+    // SAFETY: `MaybeUninit<f32>` has the layout of `f32`; the callers only write initialised
+    // floats through it, so `s` stays initialised.
+    unsafe { &mut *(s as *mut [f32] as *mut [MaybeUninit<f32>]) }
 }
 
 /// `y = relu(y + bias[channel])` for one image `(O, HW)`.

@@ -57,6 +57,32 @@ pub fn conv3x3_relu(xs: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tenso
         .apply_op3(&weight.contiguous()?, &bias.contiguous()?, conv_op::Conv3x3Relu)
 }
 
+/// `max_pool2x2(relu(conv3x3(xs, weight) + bias))` in one op (see `conv_op::Conv3x3ReluPool`
+/// for why), with the same gradients as the two ops.
+///
+/// # Shapes
+/// `xs`: `(B, C_in, H, W)`, `weight`: `(C_out, C_in, 3, 3)`, `bias`: `(C_out,)` →
+/// `(B, C_out, H/2, W/2)`.
+///
+/// # Errors
+/// As [`conv3x3_relu`], or if the image is smaller than the 2x2 window.
+pub fn conv3x3_relu_pool(xs: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
+    for t in [xs, weight, bias] {
+        if !t.device().is_cpu() || t.dtype() != DType::F32 {
+            bail!(
+                "conv3x3_relu_pool: needs f32 CPU tensors, got {:?} on {:?}",
+                t.dtype(),
+                t.device()
+            )
+        }
+    }
+    xs.contiguous()?.apply_op3(
+        &weight.contiguous()?,
+        &bias.contiguous()?,
+        conv_op::Conv3x3ReluPool::default(),
+    )
+}
+
 /// The contiguous f32 data behind `(storage, layout)`, for the custom ops' `cpu_fwd`.
 fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&'a [f32]> {
     let Some((start, end)) = l.contiguous_offsets() else {

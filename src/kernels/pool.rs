@@ -55,13 +55,7 @@ impl CustomOp1 for MaxPool2x2 {
         for_each_image(d[0], &mut y.spare_capacity_mut()[..len], 0, 0, |i, y_i, _, _| {
             let x_i = &x[i * d[1] * h * w..][..d[1] * h * w];
             for (plane, out) in x_i.chunks_exact(h * w).zip(y_i.chunks_exact_mut(oh * ow)) {
-                for (oy, out_row) in out.chunks_exact_mut(ow).enumerate() {
-                    let (r0, r1) = (&plane[2 * oy * w..][..2 * ow], &plane[(2 * oy + 1) * w..][..2 * ow]);
-                    for ((o, a), b) in out_row.iter_mut().zip(r0.chunks_exact(2)).zip(r1.chunks_exact(2)) {
-                        // In candle's order (row-major fold), so even NaNs pick the same value.
-                        o.write(first_max(first_max(first_max(a[0], a[1]), b[0]), b[1]));
-                    }
-                }
+                pool_plane(plane, h, w, out);
             }
         });
         // SAFETY: every output of every plane of every image was written just above.
@@ -114,26 +108,51 @@ impl CustomOp3 for MaxPool2x2Grad {
                 .zip(y[i * per_out..][..per_out].chunks_exact(oh * ow))
                 .zip(dy[i * per_out..][..per_out].chunks_exact(oh * ow));
             for (((plane, dplane), pooled), grads) in planes {
-                for oy in 0..oh {
-                    let (r0, r1) = (&plane[2 * oy * w..][..w], &plane[(2 * oy + 1) * w..][..w]);
-                    let (d0, d1) = dplane[2 * oy * w..][..2 * w].split_at_mut(w);
-                    let (m, g) = (&pooled[oy * ow..][..ow], &grads[oy * ow..][..ow]);
-                    route_row(r0, r1, m, g, d0, d1);
-                    // An odd last column is outside every window: no gradient.
-                    for d in d0[2 * ow..].iter_mut().chain(&mut d1[2 * ow..]) {
-                        d.write(0.0);
-                    }
-                }
-                // So is an odd last row.
-                for d in &mut dplane[2 * oh * w..] {
-                    d.write(0.0);
-                }
+                route_plane(plane, h, w, pooled, grads, dplane);
             }
         });
-        // SAFETY: route_row wrote the 2x2 windows, the loops above the odd column and row: every
-        // element of every plane of every image.
+        // SAFETY: `route_plane` writes every element of every plane of every image.
         unsafe { dx.set_len(len) };
         Ok((CpuStorage::F32(dx), l1.shape().clone()))
+    }
+}
+
+/// One plane `(H, W)` max-pooled into `out` `(H/2, W/2)`, every element written.
+pub(super) fn pool_plane(plane: &[f32], h: usize, w: usize, out: &mut [MaybeUninit<f32>]) {
+    let (oh, ow) = (h / 2, w / 2);
+    for (oy, out_row) in out[..oh * ow].chunks_exact_mut(ow).enumerate() {
+        let (r0, r1) = (&plane[2 * oy * w..][..2 * ow], &plane[(2 * oy + 1) * w..][..2 * ow]);
+        for ((o, a), b) in out_row.iter_mut().zip(r0.chunks_exact(2)).zip(r1.chunks_exact(2)) {
+            // In candle's order (row-major fold), so even NaNs pick the same value.
+            o.write(first_max(first_max(first_max(a[0], a[1]), b[0]), b[1]));
+        }
+    }
+}
+
+/// The gradient of one pooled plane: `grads` `(H/2, W/2)` routed to the maxima of `plane`
+/// `(H, W)` (given its pooled values `pooled`), into `out` `(H, W)`, every element written.
+pub(super) fn route_plane(
+    plane: &[f32],
+    h: usize,
+    w: usize,
+    pooled: &[f32],
+    grads: &[f32],
+    out: &mut [MaybeUninit<f32>],
+) {
+    let (oh, ow) = (h / 2, w / 2);
+    for oy in 0..oh {
+        let (r0, r1) = (&plane[2 * oy * w..][..w], &plane[(2 * oy + 1) * w..][..w]);
+        let (d0, d1) = out[2 * oy * w..][..2 * w].split_at_mut(w);
+        let (m, g) = (&pooled[oy * ow..][..ow], &grads[oy * ow..][..ow]);
+        route_row(r0, r1, m, g, d0, d1);
+        // An odd last column is outside every window: no gradient.
+        for d in d0[2 * ow..].iter_mut().chain(&mut d1[2 * ow..]) {
+            d.write(0.0);
+        }
+    }
+    // So is an odd last row.
+    for d in &mut out[2 * oh * w..h * w] {
+        d.write(0.0);
     }
 }
 
