@@ -18,12 +18,12 @@
 //! and col2im is one more pass; this one has inner dimension O*9, like the forward.
 
 use std::mem::MaybeUninit;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use candle_core::{bail, CpuStorage, CustomOp3, Error, Layout, Result, Shape, Tensor};
+use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 
 use super::im2col::{im2col, matmul, matmul_into, Geometry, Mat};
-use super::pool::{pool_plane, route_plane};
+use super::pool::route_plane;
 use super::{f32_slice, for_each_image};
 
 /// Geometry of weights `(C_out, C_in, 3, 3)` applied to `H x W` images.
@@ -120,94 +120,9 @@ impl CustomOp3 for Conv3x3Relu {
     }
 }
 
-/// `max_pool2x2(relu(conv3x3(x, w) + bias))` in one op. Args: `x`, `w`, `bias`.
-///
-/// Why: as two ops, the un-pooled activation's gradient `(B, O, H, W)`, the largest tensor of a
-/// step, is materialised, and candle's autograd allocates a zero tensor for it and adds it into
-/// a second one (`GradStore::or_insert`). Here each image's un-pooled gradient is formed in
-/// scratch memory inside the backward pass. The un-pooled activation is kept in the op, as the
-/// graph would keep it between two ops.
-pub struct Conv3x3ReluPool {
-    activation: Mutex<Option<Arc<Vec<f32>>>>,
-}
-
-impl Default for Conv3x3ReluPool {
-    fn default() -> Self {
-        Self {
-            activation: Mutex::new(None),
-        }
-    }
-}
-
-impl CustomOp3 for Conv3x3ReluPool {
-    fn name(&self) -> &'static str {
-        "conv3x3-relu-pool"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let (CpuStorage::F32(y), shape) = Conv3x3Relu.cpu_fwd(s1, l1, s2, l2, s3, l3)? else {
-            bail!("{}: the convolution returned another dtype", self.name())
-        };
-        let &[b, o, h, w] = shape.dims() else {
-            bail!("{}: unexpected output shape {shape:?}", self.name())
-        };
-        if h < 2 || w < 2 {
-            bail!("{}: image {h}x{w} is smaller than the 2x2 window", self.name())
-        }
-        let (oh, ow) = (h / 2, w / 2);
-        let len = b * o * oh * ow;
-        let mut pooled = Vec::with_capacity(len); // (B, O, H/2, W/2), written whole below
-        for_each_image(b, &mut pooled.spare_capacity_mut()[..len], 0, 0, |i, p_i, _, _| {
-            let y_i = &y[i * o * h * w..][..o * h * w];
-            for (plane, out) in y_i.chunks_exact(h * w).zip(p_i.chunks_exact_mut(oh * ow)) {
-                pool_plane(plane, h, w, out);
-            }
-        });
-        // SAFETY: `pool_plane` wrote every output of every plane of every image.
-        unsafe { pooled.set_len(len) };
-        *self
-            .activation
-            .lock()
-            .map_err(|_| Error::Msg(format!("{}: poisoned lock", self.name())))? = Some(Arc::new(y));
-        Ok((CpuStorage::F32(pooled), Shape::from((b, o, oh, ow))))
-    }
-
-    fn bwd(
-        &self,
-        x: &Tensor,
-        w: &Tensor,
-        bias: &Tensor,
-        pooled: &Tensor,
-        grad: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let activation = self
-            .activation
-            .lock()
-            .map_err(|_| Error::Msg(format!("{}: poisoned lock", self.name())))?
-            .clone();
-        let Some(activation) = activation else {
-            bail!("{}: backward without a forward pass", self.name())
-        };
-        let op = Conv3x3ReluGrad {
-            wflip: rotated_weights(x, w)?,
-            activation: Some(activation),
-        };
-        let packed = x.apply_op3_no_bwd(pooled, &grad.contiguous()?, &op)?;
-        split_grads(&packed, x, w, bias)
-    }
-}
-
 /// The weights `(O, C, 3, 3)` as `W'` `(C, O, 9)`, each 3x3 rotated by 180°, when the input
 /// gradient is needed at all.
-fn rotated_weights(x: &Tensor, w: &Tensor) -> Result<Option<Vec<f32>>> {
+pub(super) fn rotated_weights(x: &Tensor, w: &Tensor) -> Result<Option<Vec<f32>>> {
     // A tensor that tracks no op is a leaf that is not a variable (e.g. the network's input
     // images): nobody reads its gradient, and for the first layer it is the costliest one.
     if !x.track_op() {
@@ -228,7 +143,7 @@ fn rotated_weights(x: &Tensor, w: &Tensor) -> Result<Option<Vec<f32>>> {
 /// Splits the grad op's packed result `[dx (if computed) | dW | dbias]` into the three
 /// gradients; narrow + reshape are views, not copies.
 #[allow(clippy::type_complexity)]
-fn split_grads(
+pub(super) fn split_grads(
     packed: &Tensor,
     x: &Tensor,
     w: &Tensor,
@@ -256,13 +171,13 @@ fn split_grads(
 /// gradient is formed once, in cache, and feeds the bias sum and both gemms.
 ///
 /// Args: `x` `(B, C, H, W)`, `y` `(B, O, H, W)` (the forward's output), `grad` `(B, O, H, W)`;
-/// or, with `activation` (the un-pooled output of [`Conv3x3ReluPool`]), `x`, the pooled output
+/// or, with `activation` (the un-pooled output of [`super::conv_pool_op::Conv3x3ReluPool`]), `x`, the pooled output
 /// and its gradient, both `(B, O, H/2, W/2)`.
 /// Result, flat: `dx` `(B, C, H, W)` when `wflip` (the rotated weights `(C, O, 9)`) is given,
 /// then `dW` `(O, C, 3, 3)`, then `dbias` `(O,)`.
-struct Conv3x3ReluGrad {
-    wflip: Option<Vec<f32>>,
-    activation: Option<Arc<Vec<f32>>>,
+pub(super) struct Conv3x3ReluGrad {
+    pub(super) wflip: Option<Vec<f32>>,
+    pub(super) activation: Option<Arc<Vec<f32>>>,
 }
 
 impl CustomOp3 for Conv3x3ReluGrad {

@@ -20,6 +20,7 @@
 //! ```
 
 mod conv_op;
+mod conv_pool_op;
 mod im2col;
 mod pool;
 #[cfg(target_arch = "wasm32")]
@@ -29,7 +30,7 @@ mod tests;
 
 use std::cell::RefCell;
 
-use candle_core::{bail, CpuStorage, DType, Layout, Result, Tensor};
+use candle_core::{bail, CpuStorage, CustomOp3, DType, Layout, Result, Tensor};
 
 /// `relu(conv3x3(xs, weight) + bias)` with padding 1 and stride 1, on the CPU.
 ///
@@ -43,21 +44,10 @@ use candle_core::{bail, CpuStorage, DType, Layout, Result, Tensor};
 /// # Errors
 /// If a tensor is not f32 on the CPU, or the shapes do not fit together.
 pub fn conv3x3_relu(xs: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
-    for t in [xs, weight, bias] {
-        if !t.device().is_cpu() || t.dtype() != DType::F32 {
-            bail!(
-                "conv3x3_relu: needs f32 CPU tensors, got {:?} on {:?}",
-                t.dtype(),
-                t.device()
-            )
-        }
-    }
-    // The ops read raw slices; `contiguous` is free when the tensor already is.
-    xs.contiguous()?
-        .apply_op3(&weight.contiguous()?, &bias.contiguous()?, conv_op::Conv3x3Relu)
+    apply_conv("conv3x3_relu", xs, weight, bias, conv_op::Conv3x3Relu)
 }
 
-/// `max_pool2x2(relu(conv3x3(xs, weight) + bias))` in one op (see `conv_op::Conv3x3ReluPool`
+/// `max_pool2x2(relu(conv3x3(xs, weight) + bias))` in one op (see `conv_pool_op::Conv3x3ReluPool`
 /// for why), with the same gradients as the two ops.
 ///
 /// # Shapes
@@ -67,20 +57,26 @@ pub fn conv3x3_relu(xs: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tenso
 /// # Errors
 /// As [`conv3x3_relu`], or if the image is smaller than the 2x2 window.
 pub fn conv3x3_relu_pool(xs: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
+    let op = conv_pool_op::Conv3x3ReluPool::default();
+    apply_conv("conv3x3_relu_pool", xs, weight, bias, op)
+}
+
+/// Checks that the three tensors are f32 on the CPU, then applies `op` to them.
+fn apply_conv(
+    name: &str,
+    xs: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    op: impl CustomOp3 + Send + Sync + 'static,
+) -> Result<Tensor> {
     for t in [xs, weight, bias] {
         if !t.device().is_cpu() || t.dtype() != DType::F32 {
-            bail!(
-                "conv3x3_relu_pool: needs f32 CPU tensors, got {:?} on {:?}",
-                t.dtype(),
-                t.device()
-            )
+            bail!("{name}: needs f32 CPU tensors, got {:?} on {:?}", t.dtype(), t.device())
         }
     }
-    xs.contiguous()?.apply_op3(
-        &weight.contiguous()?,
-        &bias.contiguous()?,
-        conv_op::Conv3x3ReluPool::default(),
-    )
+    // The ops read raw slices; `contiguous` is free when the tensor already is.
+    xs.contiguous()?
+        .apply_op3(&weight.contiguous()?, &bias.contiguous()?, op)
 }
 
 /// The contiguous f32 data behind `(storage, layout)`, for the custom ops' `cpu_fwd`.
