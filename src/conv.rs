@@ -1,9 +1,9 @@
 //! `Conv3x3`: a 3x3 convolution with padding 1 and bias, followed by ReLU.
 //!
 //! Contract: the one place where the model picks its convolution implementation. On CPU (native
-//! and wasm) it uses the project's own fused im2col + gemm kernels ([`crate::kernels`]), with
-//! the block's max-pool fused into its last layer; elsewhere (CUDA) it uses candle's `conv2d`,
-//! bias add, ReLU and `max_pool2d`. Both compute the same function (the kernels' tests check
+//! and wasm) it uses the project's own fused im2col + gemm kernels ([`crate::kernels`]), a whole
+//! block (its convs and max-pool) as one op; elsewhere (CUDA) it uses candle's `conv2d`, bias add,
+//! ReLU and `max_pool2d`. Both compute the same function (the kernels' tests check
 //! this).
 
 use candle_core::{Module, Result, Tensor};
@@ -21,18 +21,27 @@ impl Conv3x3 {
         let bias = vb.get(c_out, "bias")?;
         Ok(Self { weight, bias })
     }
+}
 
-    /// This layer followed by a 2x2 max-pool (the end of a VGG block).
-    ///
-    /// # Shapes
-    /// `xs`: `(B, C_in, H, W)` → `(B, C_out, H/2, W/2)`.
-    pub fn forward_pooled(&self, xs: &Tensor) -> Result<Tensor> {
-        if xs.device().is_cpu() {
-            // One op: the un-pooled gradient never passes through candle's autograd.
-            return crate::kernels::conv3x3_relu_pool(xs, &self.weight, &self.bias);
+/// A VGG block: `convs` in turn (each with its ReLU), then a 2x2 max-pool.
+///
+/// # Shapes
+/// `xs`: `(B, C, H, W)` → `(B, C_out of the last conv, H/2, W/2)`.
+pub fn block_forward(convs: &[Conv3x3], xs: &Tensor) -> Result<Tensor> {
+    if xs.device().is_cpu() {
+        if convs.is_empty() {
+            return crate::kernels::max_pool2x2(xs); // not built by the model; still a block
         }
-        self.forward(xs)?.max_pool2d(2)
+        // One op for the whole block: the activations' gradients between its layers never
+        // become tensors, and each image passes through the block while it is in cache.
+        let layers: Vec<(&Tensor, &Tensor)> = convs.iter().map(|c| (&c.weight, &c.bias)).collect();
+        return crate::kernels::conv_block(xs, &layers);
     }
+    let mut xs = xs.clone();
+    for conv in convs {
+        xs = conv.forward(&xs)?; // (B, C_out, H, W), ReLU applied
+    }
+    xs.max_pool2d(2)
 }
 
 impl Module for Conv3x3 {
@@ -42,6 +51,7 @@ impl Module for Conv3x3 {
         if xs.device().is_cpu() {
             return crate::kernels::conv3x3_relu(xs, &self.weight, &self.bias);
         }
+        // CUDA: candle's ops.
         let ys = xs.conv2d(&self.weight, 1, 1, 1, 1)?; // (B, C_out, H, W)
         let c_out = self.bias.dim(0)?;
         ys.broadcast_add(&self.bias.reshape((1, c_out, 1, 1))?)?.relu()

@@ -17,7 +17,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::conv::Conv3x3;
+use crate::conv::{block_forward, Conv3x3};
 use crate::data::{IMAGE_SIDE, NUM_CLASSES};
 
 /// Shape of the network. The default reproduces the PyTorch seed: widths 32 and 64, two convs per
@@ -210,29 +210,13 @@ impl Module for Vgg {
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
         let mut xs = xs.clone();
         for convs in &self.blocks {
-            let Some((last, rest)) = convs.split_last() else {
-                xs = max_pool(&xs)?; // a block without convs (not built by `new`) still pools
-                continue;
-            };
-            for conv in rest {
-                xs = conv.forward(&xs)?; // (B, w, s, s), ReLU applied
-            }
-            xs = last.forward_pooled(&xs)?; // (B, w, s/2, s/2)
+            xs = block_forward(convs, &xs)?; // (B, w, s/2, s/2)
         }
         let mut xs = xs.flatten_from(1)?; // (B, w2 * 49)
         if let Some(hidden) = &self.hidden {
             xs = hidden.forward(&xs)?.relu()?; // (B, hidden)
         }
         self.head.forward(&xs) // (B, 10)
-    }
-}
-
-/// 2x2 max-pool; on the CPU our kernel, whose backward is one pass instead of candle's eight.
-fn max_pool(xs: &Tensor) -> Result<Tensor> {
-    if xs.device().is_cpu() {
-        crate::kernels::max_pool2x2(xs)
-    } else {
-        xs.max_pool2d(2)
     }
 }
 

@@ -1,5 +1,6 @@
 //! The candle custom ops behind [`super::conv3x3_relu`]: the fused forward and the fused
-//! backward that produces all three gradients in one pass over the batch.
+//! backward that produces all three gradients in one pass over the batch; and the per-image
+//! layer functions ([`forward_image`], [`backward_image`]) that [`super::block_op`] chains.
 //!
 //! Contract: CPU, f32 and contiguous inputs only (the public wrapper makes them contiguous); any
 //! other shape, dtype or layout is a `candle_core::Error`, never a panic. With `g` the output
@@ -18,12 +19,10 @@
 //! and col2im is one more pass; this one has inner dimension O*9, like the forward.
 
 use std::mem::MaybeUninit;
-use std::sync::Arc;
 
 use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 
 use super::im2col::{im2col, matmul, matmul_into, Geometry, Mat};
-use super::pool::route_plane;
 use super::{f32_slice, for_each_image};
 
 /// Geometry of weights `(C_out, C_in, 3, 3)` applied to `H x W` images.
@@ -80,7 +79,6 @@ impl CustomOp3 for Conv3x3Relu {
             f32_slice(s2, l2, name)?,
             f32_slice(s3, l3, name)?,
         );
-        let w = Mat::row_major(w, g.c_out, g.k());
         let len = b * g.out_len();
         let mut y = Vec::with_capacity(len); // (B, O, H, W), written whole below
         for_each_image(
@@ -89,12 +87,7 @@ impl CustomOp3 for Conv3x3Relu {
             0,
             g.col_len(),
             |i, y_i, _, col| {
-                im2col(&x[i * g.in_len()..][..g.in_len()], g.h, g.w, col); // (K, HW)
-                let y_i = matmul_into(y_i, w, Mat::row_major(col, g.k(), g.hw())); // (O, HW)
-
-                // Bias and ReLU while the image is still in cache, instead of two more passes over
-                // the whole batch.
-                add_bias_relu(y_i, bias);
+                forward_image(g, &x[i * g.in_len()..][..g.in_len()], w, bias, col, y_i);
             },
         );
         // SAFETY: `for_each_image` gave every image its `out_len` chunk, and `matmul_into`
@@ -111,25 +104,59 @@ impl CustomOp3 for Conv3x3Relu {
         y: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let op = Conv3x3ReluGrad {
-            wflip: rotated_weights(x, w)?,
-            activation: None,
+        // A tensor that tracks no op is a leaf that is not a variable (e.g. the network's input
+        // images): nobody reads its gradient, and for the first layer it is the costliest one.
+        let wflip = if x.track_op() {
+            let (c_out, c_in) = w.dims4().map(|(o, c, _, _)| (o, c))?;
+            Some(rotate_weights(&w.flatten_all()?.to_vec1::<f32>()?, c_out, c_in))
+        } else {
+            None
         };
-        let packed = x.apply_op3_no_bwd(y, &grad.contiguous()?, &op)?;
-        split_grads(&packed, x, w, bias)
+        let packed = x.apply_op3_no_bwd(y, &grad.contiguous()?, &Conv3x3ReluGrad { wflip })?;
+
+        // packed = [dx (if computed) | dW | dbias]; narrow + reshape are views, not copies.
+        let (dw_len, db_len) = (w.elem_count(), bias.elem_count());
+        let dx_len = packed.elem_count() - dw_len - db_len;
+        let dx = if dx_len > 0 {
+            Some(packed.narrow(0, 0, dx_len)?.reshape(x.shape())?)
+        } else {
+            None
+        };
+        let dw = w
+            .track_op()
+            .then(|| packed.narrow(0, dx_len, dw_len)?.reshape(w.shape()))
+            .transpose()?;
+        let db = bias
+            .track_op()
+            .then(|| packed.narrow(0, dx_len + dw_len, db_len)?.reshape(bias.shape()))
+            .transpose()?;
+        Ok((dx, dw, db))
     }
 }
 
-/// The weights `(O, C, 3, 3)` as `W'` `(C, O, 9)`, each 3x3 rotated by 180°, when the input
-/// gradient is needed at all.
-pub(super) fn rotated_weights(x: &Tensor, w: &Tensor) -> Result<Option<Vec<f32>>> {
-    // A tensor that tracks no op is a leaf that is not a variable (e.g. the network's input
-    // images): nobody reads its gradient, and for the first layer it is the costliest one.
-    if !x.track_op() {
-        return Ok(None);
-    }
-    let (c_out, c_in) = w.dims4().map(|(o, c, _, _)| (o, c))?;
-    let w = w.flatten_all()?.to_vec1::<f32>()?; // (O, C, 9), at most a few 10k floats
+/// One image through one layer: `y = relu(W (O, K) × col(x) (K, HW) + bias)`, into `y`
+/// `(O, HW)`, every element written; returns `y`. `x`: `(C, HW)`, `w`: `(O, K)`, `col`: scratch
+/// of at least `g.col_len()` floats.
+pub(super) fn forward_image<'a>(
+    g: Geometry,
+    x: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    col: &mut [f32],
+    y: &'a mut [MaybeUninit<f32>],
+) -> &'a mut [f32] {
+    let col = &mut col[..g.col_len()];
+    im2col(x, g.h, g.w, col); // (K, HW)
+    let w = Mat::row_major(w, g.c_out, g.k());
+    let y = matmul_into(y, w, Mat::row_major(col, g.k(), g.hw())); // (O, HW)
+                                                                   // Bias and ReLU while the image is still in cache, instead of two more passes.
+    add_bias_relu(y, bias);
+    y
+}
+
+/// The weights `(O, C, 3, 3)` as `W'` `(C, O, 9)`, each 3x3 rotated by 180°: the matrix of the
+/// input gradient's convolution.
+pub(super) fn rotate_weights(w: &[f32], c_out: usize, c_in: usize) -> Vec<f32> {
     let mut flipped = vec![0f32; w.len()];
     for (oc, kernel) in w.chunks_exact(9).enumerate() {
         let (o, c) = (oc / c_in, oc % c_in);
@@ -137,47 +164,72 @@ pub(super) fn rotated_weights(x: &Tensor, w: &Tensor) -> Result<Option<Vec<f32>>
             flipped[(c * c_out + o) * 9 + 8 - k] = v;
         }
     }
-    Ok(Some(flipped))
+    flipped
 }
 
-/// Splits the grad op's packed result `[dx (if computed) | dW | dbias]` into the three
-/// gradients; narrow + reshape are views, not copies.
-#[allow(clippy::type_complexity)]
-pub(super) fn split_grads(
-    packed: &Tensor,
-    x: &Tensor,
-    w: &Tensor,
-    bias: &Tensor,
-) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-    let (dw_len, db_len) = (w.elem_count(), bias.elem_count());
-    let dx_len = packed.elem_count() - dw_len - db_len;
-    let dx = if dx_len > 0 {
-        Some(packed.narrow(0, 0, dx_len)?.reshape(x.shape())?)
-    } else {
-        None
-    };
-    let dw = w
-        .track_op()
-        .then(|| packed.narrow(0, dx_len, dw_len)?.reshape(w.shape()))
-        .transpose()?;
-    let db = bias
-        .track_op()
-        .then(|| packed.narrow(0, dx_len + dw_len, db_len)?.reshape(bias.shape()))
-        .transpose()?;
-    Ok((dx, dw, db))
+/// Floats of scratch memory [`backward_image`] needs for a layer of geometry `g`.
+pub(super) fn backward_scratch_len(g: Geometry) -> usize {
+    g.out_len() + g.k().max(g.c_out * 9) * g.hw()
+}
+
+/// One image's gradients through one layer, given `dy` `(O, HW)`, the gradient of the layer's
+/// output `y` `(O, HW)` (after ReLU) computed from its input `x` `(C, HW)`:
+/// `acc` = `[dW^T (K, O) | dbias (O)]` gets this image's contributions added; with
+/// `input_grad = Some((W', dx))` (the rotated weights `(C, O*9)` and room for `(C, HW)`), `dx` is
+/// written whole. `scratch`: [`backward_scratch_len`] floats.
+pub(super) fn backward_image(
+    g: Geometry,
+    x: &[f32],
+    y: &[f32],
+    dy: &[f32],
+    input_grad: Option<(&[f32], &mut [MaybeUninit<f32>])>,
+    acc: &mut [f32],
+    scratch: &mut [f32],
+) {
+    let (gi, col) = scratch.split_at_mut(g.out_len());
+    let (dw_t, db) = acc.split_at_mut(g.c_out * g.k());
+    relu_mask_and_bias_grad(gi, dy, y, db);
+
+    // dW^T (K, O) += col(x) (K, HW) × g^T (HW, O). Why transposed: gemm copies an operand into
+    // panels unless the result's rows are its contiguous direction; this way the operand copied
+    // is g^T (O*HW floats), not col (K*HW, nine times more).
+    let col_x = &mut col[..g.col_len()];
+    im2col(x, g.h, g.w, col_x); // (K, HW)
+    let g_t = Mat::row_major(gi, g.c_out, g.hw()).t(); // (HW, O)
+    matmul(dw_t, Mat::row_major(col_x, g.k(), g.hw()), g_t, true); // (K, O)
+
+    if let Some((wflip, dx)) = input_grad {
+        let col_g = &mut col[..g.c_out * 9 * g.hw()];
+        im2col(gi, g.h, g.w, col_g); // (O*9, HW)
+        let wf = Mat::row_major(wflip, g.c_in, g.c_out * 9);
+        matmul_into(dx, wf, Mat::row_major(col_g, g.c_out * 9, g.hw())); // (C, HW)
+    }
+}
+
+/// Writes a layer's summed `[dW^T (K, O) | dbias (O)]` as `[dW (O, K) | dbias (O)]` into `out`,
+/// every element.
+pub(super) fn write_param_grads(g: Geometry, sums: &[f32], out: &mut [MaybeUninit<f32>]) {
+    let dw_len = g.c_out * g.k();
+    let (dw_t, db) = sums.split_at(dw_len);
+    let (dw_out, db_out) = out.split_at_mut(dw_len);
+    for (o, row) in dw_out.chunks_exact_mut(g.k()).enumerate() {
+        for (k, v) in row.iter_mut().enumerate() {
+            v.write(dw_t[k * g.c_out + o]);
+        }
+    }
+    for (v, &d) in db_out.iter_mut().zip(db) {
+        v.write(d);
+    }
 }
 
 /// All gradients of [`Conv3x3Relu`] in one pass over the images: each image's masked output
 /// gradient is formed once, in cache, and feeds the bias sum and both gemms.
 ///
-/// Args: `x` `(B, C, H, W)`, `y` `(B, O, H, W)` (the forward's output), `grad` `(B, O, H, W)`;
-/// or, with `activation` (the un-pooled output of [`super::conv_pool_op::Conv3x3ReluPool`]), `x`, the pooled output
-/// and its gradient, both `(B, O, H/2, W/2)`.
+/// Args: `x` `(B, C, H, W)`, `y` `(B, O, H, W)` (the forward's output), `grad` `(B, O, H, W)`.
 /// Result, flat: `dx` `(B, C, H, W)` when `wflip` (the rotated weights `(C, O, 9)`) is given,
 /// then `dW` `(O, C, 3, 3)`, then `dbias` `(O,)`.
-pub(super) struct Conv3x3ReluGrad {
-    pub(super) wflip: Option<Vec<f32>>,
-    pub(super) activation: Option<Arc<Vec<f32>>>,
+struct Conv3x3ReluGrad {
+    wflip: Option<Vec<f32>>,
 }
 
 impl CustomOp3 for Conv3x3ReluGrad {
@@ -199,12 +251,7 @@ impl CustomOp3 for Conv3x3ReluGrad {
         let (&[b, c_in, h, wd], &[yb, c_out, yh, yw]) = (xd, yd) else {
             bail!("{name}: expected (B, C, H, W) input and output, got {xd:?} and {yd:?}")
         };
-        let expected = match &self.activation {
-            None => (b, h, wd),
-            Some(_) => (b, h / 2, wd / 2),
-        };
-        let activation_fits = self.activation.as_ref().is_none_or(|a| a.len() == b * c_out * h * wd);
-        if (yb, yh, yw) != expected || l3.dims() != yd || !activation_fits {
+        if (yb, yh, yw) != (b, h, wd) || l3.dims() != yd {
             bail!(
                 "{name}: input {xd:?}, output {yd:?} and gradient {:?} disagree",
                 l3.dims()
@@ -214,94 +261,37 @@ impl CustomOp3 for Conv3x3ReluGrad {
         if self.wflip.as_ref().is_some_and(|wf| wf.len() != c_in * c_out * 9) {
             bail!("{name}: rotated weights do not fit {c_out} x {c_in} channels")
         }
-        let (x, second, dy) = (
+        let (x, y, dy) = (
             f32_slice(s1, l1, name)?,
             f32_slice(s2, l2, name)?,
             f32_slice(s3, l3, name)?,
         );
-        // The un-pooled activation, and for the pooled form the pooled output (whose gradient
-        // `dy` is).
-        let (y, pooled) = match &self.activation {
-            None => (second, None),
-            Some(a) => (&a[..], Some(second)),
-        };
-        let pooled_len = c_out * yh * yw; // per image
 
-        let dw_len = g.c_out * g.k();
+        let params_len = g.c_out * g.k() + g.c_out;
         let dx_len = if self.wflip.is_some() { b * g.in_len() } else { 0 };
-        let total = dx_len + dw_len + g.c_out;
+        let total = dx_len + params_len;
         let mut packed = Vec::with_capacity(total); // [dx | dW | dbias], written whole below
         let (dx, rest) = packed.spare_capacity_mut()[..total].split_at_mut(dx_len);
-        // Scratch: the masked gradient (O, HW), then a column matrix of x or of the gradient, then
-        // (pooled form) the un-pooled gradient (O, HW).
-        let col_rows = g.k().max(g.c_out * 9);
-        let unpooled_len = if pooled.is_some() { g.out_len() } else { 0 };
-        let sums = for_each_image(
-            b,
-            dx,
-            dw_len + g.c_out,
-            g.out_len() + col_rows * g.hw() + unpooled_len,
-            |i, dx_i, acc, scratch| {
-                let (gi, rest) = scratch.split_at_mut(g.out_len());
-                let (col, unpooled) = rest.split_at_mut(col_rows * g.hw());
-                let (dw_t, db) = acc.split_at_mut(dw_len);
-                let y_i = &y[i * g.out_len()..][..g.out_len()];
-                let dy_i = match pooled {
-                    None => &dy[i * g.out_len()..][..g.out_len()],
-                    Some(p) => {
-                        // The pool's backward, one image at a time, into scratch.
-                        let (p_i, gp_i) = (&p[i * pooled_len..][..pooled_len], &dy[i * pooled_len..][..pooled_len]);
-                        let out = as_uninit(unpooled);
-                        let planes = y_i.chunks_exact(g.hw()).zip(out.chunks_exact_mut(g.hw()));
-                        let grads = p_i
-                            .chunks_exact(pooled_len / g.c_out)
-                            .zip(gp_i.chunks_exact(pooled_len / g.c_out));
-                        for ((plane, out), (pp, gp)) in planes.zip(grads) {
-                            route_plane(plane, g.h, g.w, pp, gp, out);
-                        }
-                        &*unpooled
-                    }
-                };
-                relu_mask_and_bias_grad(gi, dy_i, y_i, db);
-
-                // dW^T (K, O) += col(x_i) (K, HW) × g_i^T (HW, O). Why transposed: gemm copies an
-                // operand into panels unless the result's rows are its contiguous direction; this
-                // way the operand copied is g_i^T (O*HW floats), not col (K*HW, nine times more).
-                let col_x = &mut col[..g.col_len()];
-                im2col(&x[i * g.in_len()..][..g.in_len()], g.h, g.w, col_x); // (K, HW)
-                let g_t = Mat::row_major(gi, g.c_out, g.hw()).t(); // (HW, O)
-                matmul(dw_t, Mat::row_major(col_x, g.k(), g.hw()), g_t, true); // (K, O)
-
-                if let Some(wflip) = &self.wflip {
-                    let col_g = &mut col[..g.c_out * 9 * g.hw()];
-                    im2col(gi, g.h, g.w, col_g); // (O*9, HW)
-                    let wf = Mat::row_major(wflip, g.c_in, g.c_out * 9);
-                    matmul_into(dx_i, wf, Mat::row_major(col_g, g.c_out * 9, g.hw()));
-                    // (C, HW)
-                }
-            },
-        );
-        // sums = [dW^T (K, O) | dbias]; dW goes out as (O, K).
-        let (dw_t, db) = sums.split_at(dw_len);
-        let (dw_out, db_out) = rest.split_at_mut(dw_len);
-        for (o, row) in dw_out.chunks_exact_mut(g.k()).enumerate() {
-            for (k, v) in row.iter_mut().enumerate() {
-                v.write(dw_t[k * g.c_out + o]);
-            }
-        }
-        for (v, &d) in db_out.iter_mut().zip(db) {
-            v.write(d);
-        }
-        // SAFETY: dx was written whole image by image (by `matmul_into`; it is empty without
-        // `wflip`), dW and dbias just above.
+        let sums = for_each_image(b, dx, params_len, backward_scratch_len(g), |i, dx_i, acc, scratch| {
+            let input_grad = self.wflip.as_deref().map(|wf| (wf, dx_i));
+            let x_i = &x[i * g.in_len()..][..g.in_len()];
+            let (y_i, dy_i) = (
+                &y[i * g.out_len()..][..g.out_len()],
+                &dy[i * g.out_len()..][..g.out_len()],
+            );
+            backward_image(g, x_i, y_i, dy_i, input_grad, acc, scratch);
+        });
+        write_param_grads(g, &sums, rest);
+        // SAFETY: dx was written whole image by image (by `backward_image`; it is empty without
+        // `wflip`), dW and dbias by `write_param_grads`.
         unsafe { packed.set_len(total) };
-        Ok((CpuStorage::F32(packed), Shape::from(dx_len + dw_len + g.c_out)))
+        Ok((CpuStorage::F32(packed), Shape::from(total)))
     }
 }
 
 /// The same memory viewed as possibly-uninitialised floats, for functions that write whole
 /// outputs (`route_plane`).
-fn as_uninit(s: &mut [f32]) -> &mut [MaybeUninit<f32>] {
+pub(super) fn as_uninit(s: &mut [f32]) -> &mut [MaybeUninit<f32>] {
     // SAFETY: `MaybeUninit<f32>` has the layout of `f32`; the callers only write initialised
     // floats through it, so `s` stays initialised.
     unsafe { &mut *(s as *mut [f32] as *mut [MaybeUninit<f32>]) }

@@ -19,8 +19,8 @@
 //! # Ok::<(), candle_core::Error>(())
 //! ```
 
+mod block_op;
 mod conv_op;
-mod conv_pool_op;
 mod im2col;
 mod pool;
 #[cfg(target_arch = "wasm32")]
@@ -47,18 +47,70 @@ pub fn conv3x3_relu(xs: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tenso
     apply_conv("conv3x3_relu", xs, weight, bias, conv_op::Conv3x3Relu)
 }
 
-/// `max_pool2x2(relu(conv3x3(xs, weight) + bias))` in one op (see `conv_pool_op::Conv3x3ReluPool`
-/// for why), with the same gradients as the two ops.
+/// `max_pool2x2(relu(conv3x3(xs, weight) + bias))` in one op: [`conv_block`] with one layer.
 ///
 /// # Shapes
 /// `xs`: `(B, C_in, H, W)`, `weight`: `(C_out, C_in, 3, 3)`, `bias`: `(C_out,)` →
 /// `(B, C_out, H/2, W/2)`.
 ///
 /// # Errors
-/// As [`conv3x3_relu`], or if the image is smaller than the 2x2 window.
+/// As [`conv_block`].
 pub fn conv3x3_relu_pool(xs: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
-    let op = conv_pool_op::Conv3x3ReluPool::default();
-    apply_conv("conv3x3_relu_pool", xs, weight, bias, op)
+    conv_block(xs, &[(weight, bias)])
+}
+
+/// A whole VGG block in one op: `relu(conv3x3(·) + bias)` for each `(weight, bias)` layer in
+/// turn, then a 2x2 max-pool, with the same gradients as those ops. Why one op, and how its
+/// parameters reach it: see `block_op`. The input gradient is computed only when `xs` tracks
+/// gradients, as in [`conv3x3_relu`].
+///
+/// # Shapes
+/// `xs`: `(B, C, H, W)`, layer `l`: weight `(O_l, O_{l-1}, 3, 3)` (`O_0 = C`), bias `(O_l,)` →
+/// `(B, O_N, H/2, W/2)`.
+///
+/// # Errors
+/// If a tensor is not f32 on the CPU, there are no layers, the shapes do not chain, or the
+/// image is smaller than the 2x2 window.
+pub fn conv_block(xs: &Tensor, layers: &[(&Tensor, &Tensor)]) -> Result<Tensor> {
+    let name = "conv_block";
+    let mut c_in = match xs.dims() {
+        &[_, c, _, _] => c,
+        d => bail!("{name}: expected input (B, C, H, W), got {d:?}"),
+    };
+    let mut parts = Vec::with_capacity(2 * layers.len());
+    let mut widths = Vec::with_capacity(layers.len());
+    for &(w, b) in layers {
+        for t in [w, b] {
+            if !t.device().is_cpu() || t.dtype() != DType::F32 {
+                bail!("{name}: needs f32 CPU tensors, got {:?} on {:?}", t.dtype(), t.device())
+            }
+        }
+        let (wd, bd) = (w.dims(), b.dims());
+        let &[c_out, c, 3, 3] = wd else {
+            bail!("{name}: expected weights (O, C, 3, 3), got {wd:?}")
+        };
+        if c != c_in || bd != [c_out] {
+            bail!("{name}: weights {wd:?} and bias {bd:?} do not follow {c_in} input channels")
+        }
+        parts.push(w.flatten_all()?);
+        parts.push(b.flatten_all()?);
+        widths.push(c_out);
+        c_in = c_out;
+    }
+    if layers.is_empty() {
+        bail!("{name}: a block needs at least one layer")
+    }
+    if !xs.device().is_cpu() || xs.dtype() != DType::F32 {
+        bail!(
+            "{name}: needs f32 CPU tensors, got {:?} on {:?}",
+            xs.dtype(),
+            xs.device()
+        )
+    }
+    // One flat parameter tensor: custom ops take at most three tensors. `cat` copies a few 10k
+    // floats, and its backward hands each variable its slice of the gradient.
+    let params = Tensor::cat(&parts, 0)?;
+    xs.contiguous()?.apply_op2(&params, block_op::ConvBlock::new(widths))
 }
 
 /// Checks that the three tensors are f32 on the CPU, then applies `op` to them.

@@ -9,7 +9,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::im2col::{matmul, Mat};
-use super::{conv3x3_relu, conv3x3_relu_pool, max_pool2x2};
+use super::{conv3x3_relu, conv3x3_relu_pool, conv_block, max_pool2x2};
 
 // On wasm32 the same tests run in headless Chromium (scripts/test-browser.sh), where `matmul`
 // uses the simd128 kernels, once per worker build (with and without `relaxed-simd`).
@@ -344,4 +344,80 @@ fn fused_pool_matches_the_two_ops() {
             assert_close(&format!("{what} {name} gradient"), a, e);
         }
     }
+}
+
+/// A whole block as one op against its separate ops (convs, then the pool): forward and every
+/// gradient, for one to three layers, odd and rectangular images, with and without the input
+/// gradient.
+#[test]
+fn block_matches_the_separate_ops() {
+    for (i, &(batch, c_in, widths, h, w, x_is_var)) in [
+        (3, 1, &[8, 8][..], 28, 28, false),
+        (2, 8, &[16, 16][..], 14, 14, true),
+        (5, 3, &[4, 5, 6][..], 7, 9, true),
+        (17, 2, &[3][..], 6, 4, false),
+        (1, 2, &[3, 2][..], 5, 2, true),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut rng = ChaCha8Rng::seed_from_u64(60 + i as u64);
+        let what = format!("B={batch} C={c_in} widths={widths:?} {h}x{w}");
+        let x_t = random(&mut rng, &[batch, c_in, h, w]);
+        let x = Var::from_tensor(&x_t).unwrap();
+        let mut params = Vec::new();
+        let mut c = c_in;
+        for &o in widths {
+            let wv = Var::from_tensor(&random(&mut rng, &[o, c, 3, 3])).unwrap();
+            let b = Var::from_tensor(&random(&mut rng, &[o])).unwrap();
+            params.push((wv, b));
+            c = o;
+        }
+        let r = random(&mut rng, &[batch, c, h / 2, w / 2]);
+        let input = if x_is_var { x.as_tensor().clone() } else { x_t.clone() };
+
+        let layers: Vec<(&Tensor, &Tensor)> = params.iter().map(|(w, b)| (w.as_tensor(), b.as_tensor())).collect();
+        let fused = conv_block(&input, &layers).unwrap();
+        let mut separate = input.clone();
+        for (w, b) in &layers {
+            separate = conv3x3_relu(&separate, w, b).unwrap();
+        }
+        let separate = max_pool2x2(&separate).unwrap();
+        assert_close(&format!("{what} forward"), &fused, &separate);
+
+        let g_fused = (&fused * &r).unwrap().sum_all().unwrap().backward().unwrap();
+        let g_sep = (&separate * &r).unwrap().sum_all().unwrap().backward().unwrap();
+        let mut vars: Vec<(String, &Var)> = Vec::new();
+        if x_is_var {
+            vars.push(("input".into(), &x));
+        } else {
+            assert!(g_fused.get(&x_t).is_none(), "{what}: input gradient of a plain tensor");
+        }
+        for (l, (wv, b)) in params.iter().enumerate() {
+            vars.push((format!("weight {l}"), wv));
+            vars.push((format!("bias {l}"), b));
+        }
+        for (name, var) in vars {
+            let (Some(a), Some(e)) = (g_fused.get(var), g_sep.get(var)) else {
+                panic!("{what}: missing {name} gradient");
+            };
+            assert_close(&format!("{what} {name} gradient"), a, e);
+        }
+    }
+}
+
+#[test]
+fn block_rejects_layers_that_do_not_chain() {
+    let dev = Device::Cpu;
+    let x = Tensor::zeros((2, 3, 8, 8), candle_core::DType::F32, &dev).unwrap();
+    let w1 = Tensor::zeros((4, 3, 3, 3), candle_core::DType::F32, &dev).unwrap();
+    let b1 = Tensor::zeros(4, candle_core::DType::F32, &dev).unwrap();
+    let w2 = Tensor::zeros((5, 3, 3, 3), candle_core::DType::F32, &dev).unwrap(); // expects 4 in
+    let b2 = Tensor::zeros(5, candle_core::DType::F32, &dev).unwrap();
+    let err = conv_block(&x, &[(&w1, &b1), (&w2, &b2)]).unwrap_err().to_string();
+    assert!(err.contains("do not follow 4 input channels"), "{err}");
+    assert!(conv_block(&x, &[]).is_err());
+    let tiny = Tensor::zeros((2, 3, 1, 8), candle_core::DType::F32, &dev).unwrap();
+    let err = conv_block(&tiny, &[(&w1, &b1)]).unwrap_err().to_string();
+    assert!(err.contains("smaller than the 2x2 window"), "{err}");
 }
