@@ -23,6 +23,7 @@
 //!     dy_{l-1} = W_l' × col(g_l)        (y_0 = x; for l = 1 only if x needs a gradient)
 //! ```
 
+use std::mem::MaybeUninit;
 use std::sync::{Arc, Mutex};
 
 use candle_core::{bail, CpuStorage, CustomOp2, Error, Layout, Result, Shape, Tensor};
@@ -34,6 +35,7 @@ use super::f32_slice;
 use super::for_each_image;
 use super::im2col::Geometry;
 use super::pool::{pool_plane, route_plane};
+use super::recycle::Recycled;
 
 /// Sizes and offsets of a block, derived from the input's shape and the layers' output widths.
 struct Plan {
@@ -100,20 +102,24 @@ impl Plan {
 pub struct ConvBlock {
     /// Output channels of each layer.
     widths: Vec<usize>,
+    /// Whether to keep the activations for a backward pass (false when no input tracks
+    /// gradients: candle then never calls `bwd`).
+    keep: bool,
     /// The forward's per-image records (see the module doc), kept for the backward pass as the
     /// graph would keep the activations between separate ops.
-    saved: Mutex<Option<Arc<Vec<f32>>>>,
+    saved: Mutex<Option<Arc<Recycled>>>,
 }
 
 impl ConvBlock {
-    pub fn new(widths: Vec<usize>) -> Self {
+    pub fn new(widths: Vec<usize>, keep: bool) -> Self {
         Self {
             widths,
+            keep,
             saved: Mutex::new(None),
         }
     }
 
-    fn saved(&self) -> Result<std::sync::MutexGuard<'_, Option<Arc<Vec<f32>>>>> {
+    fn saved(&self) -> Result<std::sync::MutexGuard<'_, Option<Arc<Recycled>>>> {
         self.saved
             .lock()
             .map_err(|_| Error::Msg(format!("{}: poisoned lock", self.name())))
@@ -132,40 +138,39 @@ impl CustomOp2 for ConvBlock {
         let (in_len, last) = (plan.layers[0].in_len(), plan.last());
         let col_len = plan.layers.iter().map(Geometry::col_len).max().unwrap_or(0);
 
-        let len = plan.batch * plan.stride;
-        let mut saved = Vec::with_capacity(len); // per image [y_1 | … | y_N | pooled], written whole
-        for_each_image(
-            plan.batch,
-            &mut saved.spare_capacity_mut()[..len],
-            0,
-            col_len,
-            |i, rec, _, col| {
-                let mut input = &x[i * in_len..][..in_len];
-                let mut rest = rec;
-                for (&g, &at) in plan.layers.iter().zip(&plan.param_at) {
-                    let (w, bias) = params[at..][..g.c_out * g.k() + g.c_out].split_at(g.c_out * g.k());
-                    let (y, after) = std::mem::take(&mut rest).split_at_mut(g.out_len());
-                    rest = after;
-                    input = forward_image(g, input, w, bias, col, y); // (O, HW)
+        let pooled_len = plan.batch * plan.pooled_len();
+        let mut pooled = Vec::with_capacity(pooled_len); // (B, O_N, H/2, W/2), written whole below
+        if !self.keep {
+            // Nothing will ask for gradients (evaluation): the layers' outputs live in scratch.
+            let out = &mut pooled.spare_capacity_mut()[..pooled_len];
+            for_each_image(plan.batch, out, 0, col_len + plan.pooled_at, |i, p_i, _, scratch| {
+                let (col, ys) = scratch.split_at_mut(col_len);
+                forward_block_image(&plan, params, &x[i * in_len..][..in_len], as_uninit(ys), p_i, col);
+            });
+        } else {
+            // Per image [y_1 | … | y_N | pooled]; recycled memory, so that the kernel does not
+            // fault in and zero fresh pages for it every step.
+            let len = plan.batch * plan.stride;
+            let mut saved = Recycled::with_capacity(len);
+            let buf = saved.vec_mut();
+            let records = &mut buf.spare_capacity_mut()[..len];
+            for_each_image(plan.batch, records, 0, col_len, |i, rec, _, col| {
+                let (ys, p_i) = rec.split_at_mut(plan.pooled_at);
+                forward_block_image(&plan, params, &x[i * in_len..][..in_len], ys, p_i, col);
+            });
+            // SAFETY: `forward_block_image` wrote every image's record whole.
+            unsafe { buf.set_len(len) };
+            let out = pooled.spare_capacity_mut()[..pooled_len].chunks_exact_mut(plan.pooled_len());
+            for (rec, out) in saved.chunks_exact(plan.stride).zip(out) {
+                for (p, &v) in out.iter_mut().zip(&rec[plan.pooled_at..]) {
+                    p.write(v);
                 }
-                // `rest` is now the pooled output.
-                let planes = input
-                    .chunks_exact(last.hw())
-                    .zip(rest.chunks_exact_mut(plan.pooled_len() / last.c_out));
-                for (plane, out) in planes {
-                    pool_plane(plane, last.h, last.w, out);
-                }
-            },
-        );
-        // SAFETY: every image's record was written whole: each layer's output by `matmul_into`
-        // (inside `forward_image`), the pooled output by `pool_plane`.
-        unsafe { saved.set_len(len) };
-
-        let mut pooled = Vec::with_capacity(plan.batch * plan.pooled_len()); // (B, O_N, H/2, W/2)
-        for rec in saved.chunks_exact(plan.stride) {
-            pooled.extend_from_slice(&rec[plan.pooled_at..]);
+            }
+            *self.saved()? = Some(Arc::new(saved));
         }
-        *self.saved()? = Some(Arc::new(saved));
+        // SAFETY: every image's pooled output was written whole, by `forward_block_image` or
+        // copied from its record.
+        unsafe { pooled.set_len(pooled_len) };
         let shape = Shape::from((plan.batch, last.c_out, last.h / 2, last.w / 2));
         Ok((CpuStorage::F32(pooled), shape))
     }
@@ -216,6 +221,33 @@ impl CustomOp2 for ConvBlock {
     }
 }
 
+/// One image `x` `(C, H, W)` forward through the block: each layer's output into `ys`
+/// (`[y_1 | … | y_N]`, `plan.pooled_at` floats), the pooled output into `pooled`, both written
+/// whole; `col` is scratch for the largest column matrix.
+fn forward_block_image(
+    plan: &Plan,
+    params: &[f32],
+    x: &[f32],
+    ys: &mut [MaybeUninit<f32>],
+    pooled: &mut [MaybeUninit<f32>],
+    col: &mut [f32],
+) {
+    let (mut input, mut rest) = (x, ys);
+    for (&g, &at) in plan.layers.iter().zip(&plan.param_at) {
+        let (w, bias) = params[at..][..g.c_out * g.k() + g.c_out].split_at(g.c_out * g.k());
+        let (y, after) = std::mem::take(&mut rest).split_at_mut(g.out_len());
+        rest = after;
+        input = forward_image(g, input, w, bias, col, y); // (O, HW)
+    }
+    let last = plan.last();
+    let planes = input
+        .chunks_exact(last.hw())
+        .zip(pooled.chunks_exact_mut(plan.pooled_len() / last.c_out));
+    for (plane, out) in planes {
+        pool_plane(plane, last.h, last.w, out);
+    }
+}
+
 /// Every gradient of [`ConvBlock`] in one pass over the images. Args: `x` `(B, C, H, W)` and the
 /// pooled output's gradient `(B, O_N, H/2, W/2)`. Result, flat: `dx` `(B, C, H, W)` when the first
 /// layer's rotated weights are given, then the parameters' gradient in their flat layout.
@@ -223,7 +255,7 @@ struct ConvBlockGrad {
     widths: Vec<usize>,
     /// Per layer, the rotated weights `(C, O*9)` when its input gradient is computed.
     wflips: Vec<Option<Vec<f32>>>,
-    saved: Arc<Vec<f32>>,
+    saved: Arc<Recycled>,
 }
 
 impl CustomOp2 for ConvBlockGrad {

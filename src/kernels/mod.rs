@@ -23,6 +23,7 @@ mod block_op;
 mod conv_op;
 mod im2col;
 mod pool;
+mod recycle;
 #[cfg(target_arch = "wasm32")]
 mod simd128;
 #[cfg(test)]
@@ -110,7 +111,9 @@ pub fn conv_block(xs: &Tensor, layers: &[(&Tensor, &Tensor)]) -> Result<Tensor> 
     // One flat parameter tensor: custom ops take at most three tensors. `cat` copies a few 10k
     // floats, and its backward hands each variable its slice of the gradient.
     let params = Tensor::cat(&parts, 0)?;
-    xs.contiguous()?.apply_op2(&params, block_op::ConvBlock::new(widths))
+    let keep = xs.track_op() || params.track_op(); // else no backward pass will follow
+    xs.contiguous()?
+        .apply_op2(&params, block_op::ConvBlock::new(widths, keep))
 }
 
 /// Checks that the three tensors are f32 on the CPU, then applies `op` to them.

@@ -384,6 +384,11 @@ fn block_matches_the_separate_ops() {
         }
         let separate = max_pool2x2(&separate).unwrap();
         assert_close(&format!("{what} forward"), &fused, &separate);
+        // Without any tracked input (evaluation) the activations stay in scratch: same result.
+        let detached: Vec<(Tensor, Tensor)> = layers.iter().map(|(w, b)| (w.detach(), b.detach())).collect();
+        let detached: Vec<(&Tensor, &Tensor)> = detached.iter().map(|(w, b)| (w, b)).collect();
+        let untracked = conv_block(&x_t, &detached).unwrap();
+        assert_close(&format!("{what} forward, untracked"), &untracked, &separate);
 
         let g_fused = (&fused * &r).unwrap().sum_all().unwrap().backward().unwrap();
         let g_sep = (&separate * &r).unwrap().sum_all().unwrap().backward().unwrap();
