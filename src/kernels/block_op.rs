@@ -19,7 +19,7 @@
 //! ```text
 //! saved by the forward, per image:  [ y_1 (O_1, H, W) | … | y_N (O_N, H, W) | pooled (O_N, H/2, W/2) ]
 //! backward, per image:  dy_N = route(pooled grad)   then for l = N … 1:
-//!     g_l = dy_l ⊙ (y_l > 0);  dW_l^T += col(y_{l-1}) g_l^T;  db_l += Σ g_l;
+//!     g_l = dy_l ⊙ (y_l > 0)  (for l = N while routing);  dW_l^T += col(y_{l-1}) g_l^T;  db_l += Σ g_l;
 //!     dy_{l-1} = W_l' × col(g_l)        (y_0 = x; for l = 1 only if x needs a gradient)
 //! ```
 
@@ -321,7 +321,7 @@ impl CustomOp2 for ConvBlockGrad {
                 let (mut cur, rest) = scratch.split_at_mut(grad_len);
                 let (mut next, layer_scratch) = rest.split_at_mut(grad_len);
 
-                // The pool's backward, into the last layer's output gradient.
+                // The pool's and the last ReLU's backward, into the last layer's gradient.
                 let y_last = &rec[plan.saved_at[plan.layers.len() - 1]..][..last.out_len()];
                 let (pooled, gp) = (&rec[plan.pooled_at..], &dy[i * pooled_len..][..pooled_len]);
                 let plane = pooled_len / last.c_out;
@@ -330,7 +330,7 @@ impl CustomOp2 for ConvBlockGrad {
                     .zip(as_uninit(&mut cur[..last.out_len()]).chunks_exact_mut(last.hw()))
                     .zip(pooled.chunks_exact(plane).zip(gp.chunks_exact(plane)));
                 for ((y, out), (p, g)) in routes {
-                    route_plane(y, last.h, last.w, p, g, out);
+                    route_plane::<true>(y, last.h, last.w, p, g, out);
                 }
 
                 let mut dx_i = Some(dx_i);
@@ -339,7 +339,8 @@ impl CustomOp2 for ConvBlockGrad {
                         0 => &x[i * g.in_len()..][..g.in_len()],
                         _ => &rec[plan.saved_at[l - 1]..][..g.in_len()],
                     };
-                    let y = &rec[plan.saved_at[l]..][..g.out_len()];
+                    // The last layer's gradient is already through its ReLU (`route_plane`).
+                    let y = (l + 1 < plan.layers.len()).then(|| &rec[plan.saved_at[l]..][..g.out_len()]);
                     let input_grad = self.wflips[l].as_deref().and_then(|wf| match l {
                         0 => dx_i.take().map(|dx| (wf, dx)),
                         _ => Some((wf, as_uninit(&mut next[..g.in_len()]))),

@@ -173,22 +173,32 @@ pub(super) fn backward_scratch_len(g: Geometry) -> usize {
 }
 
 /// One image's gradients through one layer, given `dy` `(O, HW)`, the gradient of the layer's
-/// output `y` `(O, HW)` (after ReLU) computed from its input `x` `(C, HW)`:
+/// output `y` `(O, HW)` (after ReLU; `relu_out = Some(y)`), or with `relu_out = None` the
+/// gradient already through the ReLU; `x` `(C, HW)` is the layer's input.
 /// `acc` = `[dW^T (K, O) | dbias (O)]` gets this image's contributions added; with
 /// `input_grad = Some((W', dx))` (the rotated weights `(C, O*9)` and room for `(C, HW)`), `dx` is
 /// written whole. `scratch`: [`backward_scratch_len`] floats.
 pub(super) fn backward_image(
     g: Geometry,
     x: &[f32],
-    y: &[f32],
+    relu_out: Option<&[f32]>,
     dy: &[f32],
     input_grad: Option<(&[f32], &mut [MaybeUninit<f32>])>,
     acc: &mut [f32],
     scratch: &mut [f32],
 ) {
-    let (gi, col) = scratch.split_at_mut(g.out_len());
+    let (masked, col) = scratch.split_at_mut(g.out_len());
     let (dw_t, db) = acc.split_at_mut(g.c_out * g.k());
-    relu_mask_and_bias_grad(gi, dy, y, db);
+    let gi: &[f32] = match relu_out {
+        Some(y) => {
+            relu_mask_and_bias_grad(masked, dy, y, db);
+            masked
+        }
+        None => {
+            bias_grad(dy, db);
+            dy
+        }
+    };
 
     // dW^T (K, O) += col(x) (K, HW) × g^T (HW, O). Why transposed: gemm copies an operand into
     // panels unless the result's rows are its contiguous direction; this way the operand copied
@@ -279,7 +289,7 @@ impl CustomOp3 for Conv3x3ReluGrad {
                 &y[i * g.out_len()..][..g.out_len()],
                 &dy[i * g.out_len()..][..g.out_len()],
             );
-            backward_image(g, x_i, y_i, dy_i, input_grad, acc, scratch);
+            backward_image(g, x_i, Some(y_i), dy_i, input_grad, acc, scratch);
         });
         write_param_grads(g, &sums, rest);
         // SAFETY: dx was written whole image by image (by `backward_image`; it is empty without
@@ -320,6 +330,11 @@ fn relu_mask_and_bias_grad(g: &mut [f32], dy: &[f32], y: &[f32], db: &mut [f32])
     for ((m, &d), &v) in g.iter_mut().zip(dy).zip(y) {
         *m = if v > 0.0 { d } else { 0.0 };
     }
+    bias_grad(g, db);
+}
+
+/// One image's gradient through the ReLU `g` `(O, HW)`, summed per channel into `db` `(O,)`.
+fn bias_grad(g: &[f32], db: &mut [f32]) {
     let hw = g.len() / db.len().max(1);
     for (s, row) in db.iter_mut().zip(g.chunks_exact(hw.max(1))) {
         *s += lane_sum(row);

@@ -197,6 +197,25 @@ fn im2col_handles_images_thinner_than_the_window() {
     }
 }
 
+/// Ties everywhere (values from {0, 1, 2}): each window's gradient goes to its first maximum,
+/// exactly once, in the vectorised part of a row (pairs of windows) and in its scalar tail.
+#[test]
+fn max_pool_routes_ties_to_the_first_maximum() {
+    for (shape, seed) in [([2, 3, 8, 8], 21), ([1, 4, 6, 10], 22), ([1, 2, 28, 28], 23)] {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let n = shape.iter().product();
+        let values: Vec<f32> = (0..n).map(|_| rng.random_range(0..3) as f32).collect();
+        let x = Var::from_tensor(&Tensor::from_vec(values.clone(), &shape, &Device::Cpu).unwrap()).unwrap();
+        let ours = max_pool2x2(&x).unwrap();
+        let r = random(&mut rng, ours.dims());
+        let grads = (&ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
+        let r = r.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let expected = pool_grad_reference(&values, &r, shape[2], shape[3]);
+        let got = grads.get(&x).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        assert_eq!(got, expected, "{shape:?}");
+    }
+}
+
 /// Sums over the batch (weight and bias gradients) are added in a fixed grouping, so training is
 /// bit-for-bit reproducible whatever the number of threads.
 #[cfg(not(target_arch = "wasm32"))]
