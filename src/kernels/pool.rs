@@ -191,7 +191,7 @@ fn route_row<const RELU: bool>(
             .zip(d1[2 * done..].chunks_exact_mut(2)),
     );
     for (((a0, a1), (o0, o1)), (&m, &g)) in windows.zip(m_row[done..].iter().zip(&g_row[done..])) {
-        let g = if RELU && !(m > 0.0) { 0.0 } else { g };
+        let g = if !RELU || m > 0.0 { g } else { 0.0 }; // NaN m: no gradient through the ReLU
         #[allow(clippy::eq_op)] // `m != m` is the NaN test.
         let a = (a0[0] == m) | (m != m);
         let b = !a & (a0[1] == m);
