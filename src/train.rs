@@ -589,8 +589,16 @@ mod data_parallel_tests {
             let (stats, mean) = leader.apply(&planned, &total).unwrap();
             a.apply_update(planned.lr, &mean).unwrap();
             b.apply_update(planned.lr, &mean).unwrap();
-            assert_eq!((stats.step, stats.epoch, stats.batch_size), (whole.step, whole.epoch, whole.batch_size));
-            assert!((stats.loss - whole.loss).abs() < 1e-4, "{} vs {}", stats.loss, whole.loss);
+            assert_eq!(
+                (stats.step, stats.epoch, stats.batch_size),
+                (whole.step, whole.epoch, whole.batch_size)
+            );
+            assert!(
+                (stats.loss - whole.loss).abs() < 1e-4,
+                "{} vs {}",
+                stats.loss,
+                whole.loss
+            );
             assert_eq!(stats.accuracy, whole.accuracy);
         }
         let (w, l) = (weights(&single), weights(&leader));

@@ -7,7 +7,7 @@
 //!   weights predict. [`settings`]: training settings and URL presets.
 //! - Components: [`draw_pad`], [`prediction_view`], [`digit_image`], [`model_panel`],
 //!   [`train_panel`], [`progress_chart`], [`confusion_view`], [`error_banner`].
-//! - Worker: [`worker_build`] (which of the two worker builds the page starts), [`worker`] (the reactor), [`training_run`] (one run around the core `Trainer`),
+//! - Worker: [`worker_build`] (which of the two worker builds the page starts), [`worker`] (the reactor), [`training_run`] (one run around the core `Trainer`), [`parallel`] (data-parallel helper workers),
 //!   [`protocol`] (messages both ways).
 //! - Edges: [`predictor`] (core preprocess + model), [`fetch`], [`storage`] (IndexedDB),
 //!   [`hooks`] (page side effects).
@@ -26,6 +26,7 @@ pub mod hooks;
 pub mod model_panel;
 pub mod model_source;
 pub mod page;
+pub mod parallel;
 pub mod prediction_view;
 pub mod predictor;
 pub mod progress_chart;

@@ -64,13 +64,14 @@ pub fn Page(props: &PageProps) -> Html {
     use_worker_crash_listener(dispatch.clone());
 
     let start = {
-        let (bridge, dispatch) = (bridge.clone(), dispatch.clone());
+        let (bridge, dispatch, build) = (bridge.clone(), dispatch.clone(), props.build);
         Callback::from(move |settings: TrainSettings| {
             dispatch.dispatch(Action::SetSettings(settings.clone()));
             dispatch.dispatch(Action::StartRequested);
             bridge.send(WorkerInput::Start {
                 settings: settings.clamped(),
                 data_url: absolute_url(DATA_DIR),
+                worker_url: absolute_url(build.script()),
             });
         })
     };

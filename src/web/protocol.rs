@@ -16,9 +16,12 @@ pub enum WorkerInput {
     /// Start a fresh run (stopping any current one). `data_url` is the absolute URL of the
     /// folder holding the MNIST files: the worker runs from a blob URL (yew-agent's loader shim),
     /// against which relative URLs do not resolve.
+    /// `worker_url` is the absolute URL of the worker's own script, from which it starts its
+    /// helpers when `settings.workers > 1` (see `parallel`).
     Start {
         settings: TrainSettings,
         data_url: String,
+        worker_url: String,
     },
     Pause,
     Resume,
@@ -55,6 +58,8 @@ pub enum WorkerOutput {
         /// `QUICK_EVAL_SIZE` during the run, all of them at its end.
         eval_images: Vec<u8>,
         eval_labels: Vec<u8>,
+        /// Workers training (fewer than asked for if helpers could not be started).
+        workers: usize,
     },
     /// Sent after a step, at most a few times a second.
     Progress(Progress),

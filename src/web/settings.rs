@@ -67,6 +67,17 @@ pub struct TrainSettings {
     pub train_size: usize,
     /// Start training as soon as the page has loaded (`?autostart=1`).
     pub autostart: bool,
+    /// Web Workers that train together, each on a slice of every batch (data-parallel; 1 =
+    /// the training worker alone).
+    #[serde(default = "one")]
+    pub workers: usize,
+}
+
+/// The most workers a run may use.
+pub const MAX_WORKERS: usize = 8;
+
+fn one() -> usize {
+    1
 }
 
 impl Default for TrainSettings {
@@ -81,6 +92,7 @@ impl Default for TrainSettings {
             width: WidthPreset::Small,
             train_size: MNIST_TRAIN_SIZE,
             autostart: false,
+            workers: 1,
         }
     }
 }
@@ -88,7 +100,7 @@ impl Default for TrainSettings {
 impl TrainSettings {
     /// Settings from a query string such as `?train_size=5000&epochs=1&batch=64&autostart=1`.
     /// Recognised keys: `epochs`, `batch`, `lr`, `width` (`small`/`seed`), `train_size`,
-    /// `autostart`.
+    /// `workers`, `autostart`.
     pub fn from_query(query: &str) -> Self {
         let mut s = Self::default();
         for pair in query.trim_start_matches('?').split('&') {
@@ -98,6 +110,7 @@ impl TrainSettings {
                 "batch" | "batch_size" => set_parsed(&mut s.batch_size, value),
                 "lr" => set_parsed(&mut s.lr, value),
                 "train_size" => set_parsed(&mut s.train_size, value),
+                "workers" => set_parsed(&mut s.workers, value),
                 "width" => s.width = WidthPreset::from_key(value).unwrap_or(s.width),
                 "autostart" => s.autostart = matches!(value, "1" | "true" | "yes" | ""),
                 _ => {}
@@ -111,6 +124,7 @@ impl TrainSettings {
         self.epochs = self.epochs.clamp(1, 50);
         self.batch_size = self.batch_size.clamp(1, 1024);
         self.train_size = self.train_size.clamp(100, MNIST_TRAIN_SIZE);
+        self.workers = self.workers.clamp(1, MAX_WORKERS);
         if !(self.lr.is_finite() && self.lr > 0.0) {
             self.lr = Self::default().lr;
         }

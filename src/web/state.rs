@@ -71,6 +71,8 @@ pub struct RunProgress {
     pub total_steps: usize,
     pub steps_per_epoch: usize,
     pub train_size: usize,
+    /// Workers training the current run (data-parallel when more than one).
+    pub workers: usize,
     pub images_per_second: f64,
     pub eta_seconds: f64,
     /// `(scored, total)` test images while the final evaluation runs.
@@ -175,12 +177,14 @@ impl AppState {
                 train_size,
                 eval_images,
                 eval_labels,
+                workers,
             } => {
                 self.run = Some(RunState::Training);
                 *p = RunProgress {
                     total_steps,
                     steps_per_epoch,
                     train_size,
+                    workers,
                     ..RunProgress::default()
                 };
                 self.eval_set = Some(Rc::new(EvalSet {

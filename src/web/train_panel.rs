@@ -4,7 +4,7 @@
 //! `[data-testid=train-status]` carries `data-state`, `data-epoch` (1-based), `data-step`,
 //! `data-images-per-second`, `data-test-accuracy` (latest evaluation, empty before one) and
 //! `data-test-images` (how many test images it scored: 1,000 during a run, all at its end).
-//! `[data-testid=worker-build]` carries `data-build` (`relaxed-simd` or `simd128`).
+//! `[data-testid=worker-build]` carries `data-build` (`relaxed-simd` or `simd128`) and `data-workers` (workers of the run, 0 before one starts).
 //! Settings are locked while a run exists, so what the status shows is what runs.
 
 use web_sys::{HtmlInputElement, HtmlSelectElement};
@@ -109,6 +109,7 @@ pub fn TrainPanel(props: &TrainPanelProps) -> Html {
                 { number("Batch size", s.batch_size.to_string(), "1", "1", |s, v| if let Ok(x) = v.parse() { s.batch_size = x }) }
                 { number("Learning rate", s.lr.to_string(), "0.0005", "0", |s, v| if let Ok(x) = v.parse() { s.lr = x }) }
                 { number("Training images", s.train_size.to_string(), "1000", "100", |s, v| if let Ok(x) = v.parse() { s.train_size = x }) }
+                { number("Workers", s.workers.to_string(), "1", "1", |s, v| if let Ok(x) = v.parse() { s.workers = x }) }
                 <label>{ "Model width" }
                     <select disabled={active} onchange={on_width}>
                         { for WidthPreset::ALL.iter().map(|w| html! {
@@ -139,10 +140,22 @@ pub fn TrainPanel(props: &TrainPanelProps) -> Html {
                 }
                 <progress max={p.total_steps.max(1).to_string()} value={p.step.to_string()} />
             </div>
-            <p class="hint" data-testid="worker-build" data-build={props.build.key()}>
-                { format!("Trains in a Web Worker on {}.", props.build.label()) }
+            <p class="hint" data-testid="worker-build" data-build={props.build.key()}
+               data-workers={p.workers.to_string()}>
+                { workers_text(p.workers, s.workers, props.build) }
             </p>
         </section>
+    }
+}
+
+/// Where training runs: the workers of the current run once it has started, else those asked for.
+fn workers_text(running: usize, asked: usize, build: WorkerBuild) -> String {
+    let n = if running > 0 { running } else { asked };
+    let simd = build.label();
+    if n <= 1 {
+        format!("Trains in a Web Worker on one core, {simd}.")
+    } else {
+        format!("Trains in {n} Web Workers, one core each, each on a slice of every batch (data-parallel), {simd}.")
     }
 }
 

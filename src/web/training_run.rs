@@ -12,6 +12,7 @@ use web_time::Instant;
 use crate::data::Dataset;
 use crate::train::{Evaluation, PartialEvaluation, TrainError, Trainer};
 
+use super::parallel::HelperPool;
 use super::protocol::{EvalReport, FailureKind, Progress, WorkerOutput};
 use super::settings::{TrainSettings, QUICK_EVAL_SIZE};
 
@@ -45,13 +46,24 @@ pub struct TrainingRun {
     scoring: Option<PartialEvaluation>,
     scored_all: bool,
     pub paused: bool,
+    /// The helper workers of a data-parallel run.
+    helpers: Option<HelperPool>,
 }
 
 /// A failure the page should show.
 pub type Failure = (FailureKind, String);
 
 impl TrainingRun {
-    pub fn new(settings: &TrainSettings, train: Dataset, test_set: Dataset) -> Result<Self, Failure> {
+    /// A run of `settings`; with `settings.workers > 1`, helpers are started from `worker_url`
+    /// (this worker's script). If they cannot be, the run trains on this worker alone.
+    pub fn new(settings: &TrainSettings, train: Dataset, test_set: Dataset, worker_url: &str) -> Result<Self, Failure> {
+        let helpers = (settings.workers > 1)
+            .then(|| HelperPool::start(settings.workers - 1, worker_url, settings, &train))
+            .and_then(|started| {
+                started
+                    .map_err(|e| web_sys::console::warn_1(&format!("training on one worker: {e}").into()))
+                    .ok()
+            });
         let trainer = Trainer::new(
             &settings.width.model_config(),
             settings.train_config(),
@@ -72,6 +84,7 @@ impl TrainingRun {
             scoring: None,
             scored_all: false,
             paused: false,
+            helpers,
         })
     }
 
@@ -82,7 +95,13 @@ impl TrainingRun {
             train_size,
             eval_images: self.test_set.images.clone(),
             eval_labels: self.test_set.labels.clone(),
+            workers: self.workers(),
         }
+    }
+
+    /// Workers training (this one and its helpers).
+    pub fn workers(&self) -> usize {
+        self.helpers.as_ref().map_or(1, HelperPool::workers)
     }
 
     /// All batches trained and the whole test set scored.
@@ -92,12 +111,17 @@ impl TrainingRun {
 
     /// One batch, then an evaluation if one is due (always after the last batch of an epoch);
     /// after the last batch, one slice of the final evaluation on the whole test set.
-    pub fn tick(&mut self) -> Result<Vec<WorkerOutput>, Failure> {
+    pub async fn tick(&mut self) -> Result<Vec<WorkerOutput>, Failure> {
         if self.trainer.is_done() {
+            self.helpers = None; // training is over: let the helpers go
             return self.score_slice();
         }
         let start = Instant::now();
-        let stats = self.trainer.step().map_err(failure)?;
+        let stats = match &mut self.helpers {
+            Some(pool) => pool.step(&mut self.trainer).await,
+            None => self.trainer.step(),
+        }
+        .map_err(failure)?;
         let took = start.elapsed().as_secs_f64();
         self.train_seconds += took;
         self.since_eval_s += took;

@@ -22,6 +22,10 @@ use super::training_run::{Failure, TrainingRun};
 /// Entry point of the worker binary (`src/bin/worker.rs`).
 pub fn register() {
     super::install_panic_hook();
+    // The same script runs the helpers of data-parallel training (started under their name).
+    if let Some(scope) = super::parallel::helper_scope() {
+        return super::parallel::run_helper(scope);
+    }
     TrainerReactor::registrar().register();
 }
 
@@ -46,7 +50,7 @@ pub async fn trainer_reactor(mut scope: ReactorScope<WorkerInput, WorkerOutput>)
         };
         let outputs = match input {
             Some(input) => handle(input, &mut run, &mut mnist, &mut scope).await,
-            None => tick(&mut run),
+            None => tick(&mut run).await,
         };
         for output in outputs {
             if scope.send(output).await.is_err() {
@@ -67,9 +71,13 @@ async fn handle(
     scope: &mut ReactorScope<WorkerInput, WorkerOutput>,
 ) -> Vec<WorkerOutput> {
     match input {
-        WorkerInput::Start { settings, data_url } => {
+        WorkerInput::Start {
+            settings,
+            data_url,
+            worker_url,
+        } => {
             *run = None;
-            match start(&settings, &data_url, mnist, scope).await {
+            match start(&settings, &data_url, &worker_url, mnist, scope).await {
                 Ok(new_run) => {
                     let started = new_run.started_message(settings.train_size);
                     *run = Some(new_run);
@@ -139,9 +147,9 @@ async fn yield_to_event_loop() {
 }
 
 /// One training step of the current run, and its end when it was the last.
-fn tick(run: &mut Option<TrainingRun>) -> Vec<WorkerOutput> {
+async fn tick(run: &mut Option<TrainingRun>) -> Vec<WorkerOutput> {
     let Some(r) = run else { return vec![] };
-    match r.tick() {
+    match r.tick().await {
         Ok(mut outputs) => {
             if r.is_done() {
                 *run = None;
@@ -159,6 +167,7 @@ fn tick(run: &mut Option<TrainingRun>) -> Vec<WorkerOutput> {
 async fn start(
     settings: &TrainSettings,
     data_url: &str,
+    worker_url: &str,
     mnist: &mut Option<Rc<Mnist>>,
     scope: &mut ReactorScope<WorkerInput, WorkerOutput>,
 ) -> Result<TrainingRun, Failure> {
@@ -171,7 +180,7 @@ async fn start(
         }
     };
     let train = data.train.take(settings.train_size);
-    TrainingRun::new(settings, train, data.test.clone())
+    TrainingRun::new(settings, train, data.test.clone(), worker_url)
 }
 
 /// Fetches and decodes the four MNIST files, reporting each step to the page.

@@ -48,8 +48,8 @@ impl WorkerBuild {
     /// What a user reads under the training controls.
     pub fn label(self) -> &'static str {
         match self {
-            Self::RelaxedSimd => "one core, WebAssembly SIMD with fused multiply-add (relaxed SIMD)",
-            Self::Simd128 => "one core, WebAssembly SIMD (no relaxed SIMD in this browser)",
+            Self::RelaxedSimd => "WebAssembly SIMD with fused multiply-add (relaxed SIMD)",
+            Self::Simd128 => "WebAssembly SIMD (no relaxed SIMD in this browser)",
         }
     }
 }

@@ -1,0 +1,311 @@
+//! Data-parallel training across Web Workers, without `SharedArrayBuffer`: the training worker
+//! (the leader) starts helper copies of itself, each with its own replica of the model, and every
+//! step splits the batch among them.
+//!
+//! ```text
+//! leader                                   helper i (a copy of the worker script, named HELPER_NAME)
+//!   plan_step() → batch of B indices
+//!   post {step, update, lr, indices_i}  →   apply_update(lr, update)   (the previous step's)
+//!   gradients(own slice)                    gradients(indices_i)
+//!   await every reply                  ←   post {grads, values, loss_sum, correct, images}
+//!   apply(sum) → mean gradient, kept as the next step's `update`
+//! ```
+//!
+//! Contract: every replica starts from the same seeded weights and applies the same mean
+//! gradients with the same AdamW arithmetic (the same wasm code), so the helpers' weights stay
+//! equal to the leader's; the result equals single-worker training up to float rounding (the sum
+//! over the batch is split; tested natively in `train.rs`). Only the leader's weights are ever
+//! read. A helper that fails or crashes is dropped and its slice recomputed by the leader, so a
+//! step is never lost: training goes on with fewer workers.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use futures::channel::mpsc;
+use futures::StreamExt;
+use js_sys::{Float32Array, Object, Reflect, Uint32Array, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{DedicatedWorkerGlobalScope, ErrorEvent, MessageEvent, Worker, WorkerOptions};
+
+use crate::data::Dataset;
+use crate::train::{Gradients, StepStats, TrainError, Trainer};
+
+use super::settings::TrainSettings;
+
+/// The name helper workers are started with; the worker script checks it to run as a helper.
+pub const HELPER_NAME: &str = "vgg-mnist-helper";
+
+/// The leader's helpers.
+pub struct HelperPool {
+    helpers: Vec<Helper>,
+    /// The last step's learning rate and mean gradient: sent with the next step, so that each
+    /// helper's weights follow the leader's before it computes again.
+    pending: Option<(f64, Vec<f32>)>,
+}
+
+struct Helper {
+    worker: Worker,
+    replies: mpsc::UnboundedReceiver<Reply>,
+    /// The sending end of `replies`, for failures noticed on this side.
+    failures: mpsc::UnboundedSender<Reply>,
+    // Kept alive as long as the worker: JS calls them.
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_error: Closure<dyn FnMut(ErrorEvent)>,
+}
+
+enum Reply {
+    Grads(Gradients),
+    Failed(String),
+}
+
+impl HelperPool {
+    /// Starts `count` helpers from `script_url` (the absolute URL of the worker script this
+    /// worker runs) and hands each the training set and settings.
+    ///
+    /// # Errors
+    /// If the browser refuses to start a worker or to copy the data to it.
+    pub fn start(count: usize, script_url: &str, settings: &TrainSettings, train: &Dataset) -> Result<Self, String> {
+        let settings = serde_json::to_string(settings).map_err(|e| e.to_string())?;
+        let init = message("init");
+        set(&init, "settings", &settings.into());
+        set(&init, "images", &Uint8Array::from(&train.images[..]).into());
+        set(&init, "labels", &Uint8Array::from(&train.labels[..]).into());
+        let mut helpers = Vec::with_capacity(count);
+        for _ in 0..count {
+            let helper = Helper::start(script_url)?;
+            helper.worker.post_message(&init).map_err(describe)?;
+            helpers.push(helper);
+        }
+        Ok(Self { helpers, pending: None })
+    }
+
+    /// Workers training, this one included.
+    pub fn workers(&self) -> usize {
+        self.helpers.len() + 1
+    }
+
+    /// One data-parallel step of `trainer` (the leader's replica).
+    pub async fn step(&mut self, trainer: &mut Trainer) -> Result<StepStats, TrainError> {
+        let planned = trainer.plan_step();
+        let slices = split(&planned.indices, self.workers());
+        let pending = self.pending.take();
+        for (helper, slice) in self.helpers.iter().zip(&slices[1..]) {
+            let msg = message("step");
+            if let Some((lr, update)) = &pending {
+                set(&msg, "lr", &(*lr).into());
+                set(&msg, "update", &Float32Array::from(&update[..]).into());
+            }
+            let indices: Vec<u32> = slice.iter().map(|&i| i as u32).collect();
+            set(&msg, "indices", &Uint32Array::from(&indices[..]).into());
+            if let Err(e) = helper.worker.post_message(&msg) {
+                // No reply will come: queue the failure where the reply would arrive.
+                let _ = helper.failures.unbounded_send(Reply::Failed(describe(e)));
+            }
+        }
+        let mut total = trainer.gradients(slices[0])?;
+        let mut failed = Vec::new();
+        for (i, (helper, slice)) in self.helpers.iter_mut().zip(&slices[1..]).enumerate() {
+            let grads = match helper.replies.next().await {
+                Some(Reply::Grads(g)) if g.images == slice.len() => Ok(g),
+                Some(Reply::Grads(g)) => Err(format!("returned {} images for {}", g.images, slice.len())),
+                Some(Reply::Failed(why)) => Err(why),
+                None => Err("stopped answering".into()),
+            };
+            let grads = match grads {
+                Ok(g) => g,
+                Err(why) => {
+                    // Nothing is lost: the leader computes the slice itself, and the helper goes.
+                    web_sys::console::warn_1(&format!("helper worker {i} dropped: {why}").into());
+                    failed.push(i);
+                    trainer.gradients(slice)?
+                }
+            };
+            total.add(&grads)?;
+        }
+        for i in failed.into_iter().rev() {
+            self.helpers.remove(i).worker.terminate();
+        }
+        let (stats, mean) = trainer.apply(&planned, &total)?;
+        self.pending = Some((planned.lr, mean));
+        Ok(stats)
+    }
+}
+
+impl Drop for HelperPool {
+    fn drop(&mut self) {
+        for h in &self.helpers {
+            h.worker.terminate();
+        }
+    }
+}
+
+impl Helper {
+    fn start(script_url: &str) -> Result<Self, String> {
+        let options = WorkerOptions::new();
+        options.set_name(HELPER_NAME);
+        let worker = Worker::new_with_options(script_url, &options).map_err(describe)?;
+        let (tx, replies) = mpsc::unbounded();
+        let on_message = {
+            let tx = tx.clone();
+            Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
+                let _ = tx.unbounded_send(parse_reply(&e.data()));
+            })
+        };
+        // An uncaught error (a panic in the helper's wasm) ends its usefulness: fail its step.
+        let on_error = {
+            let tx = tx.clone();
+            Closure::<dyn FnMut(ErrorEvent)>::new(move |e: ErrorEvent| {
+                e.prevent_default();
+                let _ = tx.unbounded_send(Reply::Failed(format!("crashed: {}", e.message())));
+            })
+        };
+        worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        Ok(Self {
+            worker,
+            replies,
+            failures: tx,
+            _on_message: on_message,
+            _on_error: on_error,
+        })
+    }
+}
+
+/// `indices` in `parts` contiguous slices whose sizes differ by at most one.
+fn split(indices: &[usize], parts: usize) -> Vec<&[usize]> {
+    let parts = parts.max(1);
+    let (base, extra) = (indices.len() / parts, indices.len() % parts);
+    let mut out = Vec::with_capacity(parts);
+    let mut rest = indices;
+    for p in 0..parts {
+        let (slice, after) = rest.split_at(base + usize::from(p < extra));
+        out.push(slice);
+        rest = after;
+    }
+    out
+}
+
+fn parse_reply(data: &JsValue) -> Reply {
+    let kind = get(data, "kind").as_string().unwrap_or_default();
+    match kind.as_str() {
+        "grads" => {
+            let values = get(data, "values").dyn_into::<Float32Array>().map(|a| a.to_vec());
+            let number = |k| get(data, k).as_f64().unwrap_or(f64::NAN);
+            match values {
+                Ok(values) => Reply::Grads(Gradients {
+                    values,
+                    loss_sum: number("loss_sum"),
+                    correct: number("correct") as usize,
+                    images: number("images") as usize,
+                }),
+                Err(_) => Reply::Failed("sent gradients without values".into()),
+            }
+        }
+        "failed" => Reply::Failed(get(data, "message").as_string().unwrap_or_default()),
+        other => Reply::Failed(format!("sent an unknown message {other:?}")),
+    }
+}
+
+/// The helper side: answers the leader's messages with this replica's gradients. Runs instead
+/// of the training reactor in a worker started under [`HELPER_NAME`].
+pub fn run_helper(scope: DedicatedWorkerGlobalScope) {
+    let trainer: Rc<RefCell<Option<Trainer>>> = Rc::default();
+    let post = scope.clone();
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
+        let reply = match handle(&e.data(), &mut trainer.borrow_mut()) {
+            Ok(None) => return,
+            Ok(Some(reply)) => reply,
+            Err(why) => {
+                let msg = message("failed");
+                set(&msg, "message", &why.into());
+                msg
+            }
+        };
+        let _ = post.post_message(&reply);
+    });
+    scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    // The helper lives as long as its worker.
+    on_message.forget();
+}
+
+fn handle(data: &JsValue, trainer: &mut Option<Trainer>) -> Result<Option<Object>, String> {
+    match get(data, "kind").as_string().as_deref() {
+        Some("init") => {
+            let settings: TrainSettings = get(data, "settings")
+                .as_string()
+                .and_then(|s| serde_json::from_str(&s).ok())
+                .ok_or("init without settings")?;
+            let bytes = |k| get(data, k).dyn_into::<Uint8Array>().map(|a| a.to_vec());
+            let (Ok(images), Ok(labels)) = (bytes("images"), bytes("labels")) else {
+                return Err("init without the training set".into());
+            };
+            let train = Dataset { images, labels };
+            let config = settings.train_config();
+            let device = candle_core::Device::Cpu;
+            let t = Trainer::new(&settings.width.model_config(), config, train, &device);
+            *trainer = Some(t.map_err(|e| e.to_string())?);
+            Ok(None)
+        }
+        Some("step") => {
+            let t = trainer.as_mut().ok_or("a step before init")?;
+            if let Ok(update) = get(data, "update").dyn_into::<Float32Array>() {
+                let lr = get(data, "lr").as_f64().ok_or("an update without its learning rate")?;
+                t.apply_update(lr, &update.to_vec()).map_err(|e| e.to_string())?;
+            }
+            let indices = get(data, "indices")
+                .dyn_into::<Uint32Array>()
+                .map_err(|_| "a step without indices")?;
+            let indices: Vec<usize> = indices.to_vec().into_iter().map(|i| i as usize).collect();
+            let g = t.gradients(&indices).map_err(|e| e.to_string())?;
+            let msg = message("grads");
+            set(&msg, "values", &Float32Array::from(&g.values[..]).into());
+            set(&msg, "loss_sum", &g.loss_sum.into());
+            set(&msg, "correct", &(g.correct as f64).into());
+            set(&msg, "images", &(g.images as f64).into());
+            Ok(Some(msg))
+        }
+        other => Err(format!("unknown message {other:?}")),
+    }
+}
+
+/// The scope of this worker when it was started as a helper.
+pub fn helper_scope() -> Option<DedicatedWorkerGlobalScope> {
+    let scope = js_sys::global().dyn_into::<DedicatedWorkerGlobalScope>().ok()?;
+    (scope.name() == HELPER_NAME).then_some(scope)
+}
+
+fn message(kind: &str) -> Object {
+    let o = Object::new();
+    set(&o, "kind", &kind.into());
+    o
+}
+
+fn set(o: &Object, key: &str, value: &JsValue) {
+    // Setting a property on a plain object cannot fail.
+    let _ = Reflect::set(o, &key.into(), value);
+}
+
+fn get(o: &JsValue, key: &str) -> JsValue {
+    Reflect::get(o, &key.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn describe(e: JsValue) -> String {
+    e.as_string()
+        .or_else(|| e.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())))
+        .unwrap_or_else(|| format!("{e:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split;
+
+    #[test]
+    fn split_is_contiguous_and_even() {
+        let v: Vec<usize> = (0..10).collect();
+        let parts = split(&v, 3);
+        assert_eq!(parts.iter().map(|p| p.len()).collect::<Vec<_>>(), [4, 3, 3]);
+        assert_eq!(parts.concat(), v);
+        assert_eq!(split(&v[..2], 3).iter().map(|p| p.len()).collect::<Vec<_>>(), [1, 1, 0]);
+    }
+}
