@@ -4,6 +4,8 @@
 //!
 //! ```text
 //! leader                                   helper i (a copy of the worker script, named HELPER_NAME)
+//!                                      ←   post {ready}   (its handler is installed)
+//!   post {init, settings, train set}   →   Trainer::new (same seed: same weights)
 //!   plan_step() → batch of B indices
 //!   post {step, update, lr, indices_i}  →   apply_update(lr, update)   (the previous step's)
 //!   gradients(own slice)                    gradients(indices_i)
@@ -26,7 +28,7 @@ use futures::StreamExt;
 use js_sys::{Float32Array, Object, Reflect, Uint32Array, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{DedicatedWorkerGlobalScope, ErrorEvent, MessageEvent, Worker, WorkerOptions};
+use web_sys::{Blob, BlobPropertyBag, DedicatedWorkerGlobalScope, ErrorEvent, MessageEvent, Url, Worker, WorkerOptions};
 
 use crate::data::Dataset;
 use crate::train::{Gradients, StepStats, TrainError, Trainer};
@@ -39,6 +41,8 @@ pub const HELPER_NAME: &str = "vgg-mnist-helper";
 /// The leader's helpers.
 pub struct HelperPool {
     helpers: Vec<Helper>,
+    /// The `init` message, until every helper has had it.
+    init: Option<Object>,
     /// The last step's learning rate and mean gradient: sent with the next step, so that each
     /// helper's weights follow the leader's before it computes again.
     pending: Option<(f64, Vec<f32>)>,
@@ -46,6 +50,8 @@ pub struct HelperPool {
 
 struct Helper {
     worker: Worker,
+    /// Whether it has said it is ready and been sent `init`.
+    initialised: bool,
     replies: mpsc::UnboundedReceiver<Reply>,
     /// The sending end of `replies`, for failures noticed on this side.
     failures: mpsc::UnboundedSender<Reply>,
@@ -55,29 +61,29 @@ struct Helper {
 }
 
 enum Reply {
+    Ready,
     Grads(Gradients),
     Failed(String),
 }
 
 impl HelperPool {
     /// Starts `count` helpers from `script_url` (the absolute URL of the worker script this
-    /// worker runs) and hands each the training set and settings.
+    /// worker runs); each gets the training set and settings once it is ready (first step).
     ///
     /// # Errors
-    /// If the browser refuses to start a worker or to copy the data to it.
+    /// If the browser refuses to start a worker.
     pub fn start(count: usize, script_url: &str, settings: &TrainSettings, train: &Dataset) -> Result<Self, String> {
         let settings = serde_json::to_string(settings).map_err(|e| e.to_string())?;
         let init = message("init");
         set(&init, "settings", &settings.into());
         set(&init, "images", &Uint8Array::from(&train.images[..]).into());
         set(&init, "labels", &Uint8Array::from(&train.labels[..]).into());
-        let mut helpers = Vec::with_capacity(count);
-        for _ in 0..count {
-            let helper = Helper::start(script_url)?;
-            helper.worker.post_message(&init).map_err(describe)?;
-            helpers.push(helper);
-        }
-        Ok(Self { helpers, pending: None })
+        let helpers = (0..count).map(|_| Helper::start(script_url)).collect::<Result<_, _>>()?;
+        Ok(Self {
+            helpers,
+            init: Some(init),
+            pending: None,
+        })
     }
 
     /// Workers training, this one included.
@@ -87,6 +93,7 @@ impl HelperPool {
 
     /// One data-parallel step of `trainer` (the leader's replica).
     pub async fn step(&mut self, trainer: &mut Trainer) -> Result<StepStats, TrainError> {
+        self.initialise().await;
         let planned = trainer.plan_step();
         let slices = split(&planned.indices, self.workers());
         let pending = self.pending.take();
@@ -110,6 +117,7 @@ impl HelperPool {
                 Some(Reply::Grads(g)) if g.images == slice.len() => Ok(g),
                 Some(Reply::Grads(g)) => Err(format!("returned {} images for {}", g.images, slice.len())),
                 Some(Reply::Failed(why)) => Err(why),
+                Some(Reply::Ready) => Err("said ready twice".into()),
                 None => Err("stopped answering".into()),
             };
             let grads = match grads {
@@ -132,6 +140,35 @@ impl HelperPool {
     }
 }
 
+impl HelperPool {
+    /// Waits for each helper that has not had `init` to say it is ready, then sends it. Why wait:
+    /// a worker's messages are dispatched as soon as its script has run, but the helper installs
+    /// its handler only after its wasm module has loaded; earlier messages would be lost.
+    async fn initialise(&mut self) {
+        let Some(init) = &self.init else { return };
+        let mut failed = Vec::new();
+        for (i, helper) in self.helpers.iter_mut().enumerate().filter(|(_, h)| !h.initialised) {
+            let ready = match helper.replies.next().await {
+                Some(Reply::Ready) => helper.worker.post_message(init).map_err(describe),
+                Some(Reply::Failed(why)) => Err(why),
+                Some(Reply::Grads(_)) => Err("sent gradients before init".into()),
+                None => Err("stopped answering".into()),
+            };
+            match ready {
+                Ok(()) => helper.initialised = true,
+                Err(why) => {
+                    web_sys::console::warn_1(&format!("helper worker {i} dropped: {why}").into());
+                    failed.push(i);
+                }
+            }
+        }
+        for i in failed.into_iter().rev() {
+            self.helpers.remove(i).worker.terminate();
+        }
+        self.init = None;
+    }
+}
+
 impl Drop for HelperPool {
     fn drop(&mut self) {
         for h in &self.helpers {
@@ -144,7 +181,7 @@ impl Helper {
     fn start(script_url: &str) -> Result<Self, String> {
         let options = WorkerOptions::new();
         options.set_name(HELPER_NAME);
-        let worker = Worker::new_with_options(script_url, &options).map_err(describe)?;
+        let worker = Worker::new_with_options(&loader_url(script_url)?, &options).map_err(describe)?;
         let (tx, replies) = mpsc::unbounded();
         let on_message = {
             let tx = tx.clone();
@@ -164,12 +201,32 @@ impl Helper {
         worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
         Ok(Self {
             worker,
+            initialised: false,
             replies,
             failures: tx,
             _on_message: on_message,
             _on_error: on_error,
         })
     }
+}
+
+/// A `blob:` URL of a script that loads the worker build at `script_url` and starts it.
+///
+/// Why: Trunk's worker script is wasm-bindgen's loader, which defines `wasm_bindgen` but starts
+/// nothing; yew-agent starts the training worker the same way.
+fn loader_url(script_url: &str) -> Result<String, String> {
+    let wasm_url = script_url
+        .strip_suffix(".js")
+        .map(|stem| format!("{stem}_bg.wasm"))
+        .ok_or_else(|| format!("{script_url} is not a worker script"))?;
+    // JSON string literals are valid JavaScript string literals.
+    let quote = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    let source = format!("importScripts({});wasm_bindgen({});", quote(script_url), quote(&wasm_url));
+    let options = BlobPropertyBag::new();
+    options.set_type("application/javascript");
+    let parts = js_sys::Array::of1(&source.into());
+    let blob = Blob::new_with_str_sequence_and_options(&parts, &options).map_err(describe)?;
+    Url::create_object_url_with_blob(&blob).map_err(describe)
 }
 
 /// `indices` in `parts` contiguous slices whose sizes differ by at most one.
@@ -202,6 +259,7 @@ fn parse_reply(data: &JsValue) -> Reply {
                 Err(_) => Reply::Failed("sent gradients without values".into()),
             }
         }
+        "ready" => Reply::Ready,
         "failed" => Reply::Failed(get(data, "message").as_string().unwrap_or_default()),
         other => Reply::Failed(format!("sent an unknown message {other:?}")),
     }
@@ -227,6 +285,7 @@ pub fn run_helper(scope: DedicatedWorkerGlobalScope) {
     scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     // The helper lives as long as its worker.
     on_message.forget();
+    let _ = scope.post_message(&message("ready"));
 }
 
 fn handle(data: &JsValue, trainer: &mut Option<Trainer>) -> Result<Option<Object>, String> {
