@@ -48,6 +48,12 @@ fn query_parameters_preset_the_settings() {
     let s = TrainSettings::from_query("?epochs=abc&lr=-1&train_size=99999999&junk");
     assert_eq!((s.epochs, s.lr, s.train_size), (d.epochs, d.lr, 60_000));
     assert!(!TrainSettings::from_query("").autostart);
+    // Workers: one per core up to four unless the query says; clamped to 1..=8.
+    assert_eq!(TrainSettings::from_query_on("", 2).workers, 2);
+    assert_eq!(TrainSettings::from_query_on("", 16).workers, 4);
+    assert_eq!(TrainSettings::from_query_on("?workers=1", 16).workers, 1);
+    assert_eq!(TrainSettings::from_query_on("?workers=0", 2).workers, 1);
+    assert_eq!(TrainSettings::from_query_on("?workers=99", 2).workers, 8);
 }
 
 #[wasm_bindgen_test]

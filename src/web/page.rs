@@ -40,7 +40,7 @@ pub struct PageProps {
 #[component]
 pub fn Page(props: &PageProps) -> Html {
     let state = use_reducer(|| AppState {
-        settings: TrainSettings::from_query(&query_string()),
+        settings: TrainSettings::from_query_on(&query_string(), logical_cores()),
         ..AppState::default()
     });
     let dispatch = state.dispatcher();
@@ -259,6 +259,11 @@ fn absolute_url(relative: &str) -> String {
         .and_then(|w| w.location().href().ok())
         .and_then(|href| web_sys::Url::new_with_base(relative, &href).ok())
         .map_or_else(|| relative.to_string(), |u| u.href())
+}
+
+/// `navigator.hardwareConcurrency`, or 1 if the browser does not say.
+fn logical_cores() -> usize {
+    web_sys::window().map_or(1, |w| w.navigator().hardware_concurrency() as usize)
 }
 
 /// The page URL's query string (`?a=1&b=2`), empty if unavailable.

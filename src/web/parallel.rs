@@ -28,7 +28,9 @@ use futures::StreamExt;
 use js_sys::{Float32Array, Object, Reflect, Uint32Array, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{Blob, BlobPropertyBag, DedicatedWorkerGlobalScope, ErrorEvent, MessageEvent, Url, Worker, WorkerOptions};
+use web_sys::{
+    Blob, BlobPropertyBag, DedicatedWorkerGlobalScope, ErrorEvent, MessageEvent, Url, Worker, WorkerOptions,
+};
 
 use crate::data::Dataset;
 use crate::train::{Gradients, StepStats, TrainError, Trainer};
@@ -78,7 +80,9 @@ impl HelperPool {
         set(&init, "settings", &settings.into());
         set(&init, "images", &Uint8Array::from(&train.images[..]).into());
         set(&init, "labels", &Uint8Array::from(&train.labels[..]).into());
-        let helpers = (0..count).map(|_| Helper::start(script_url)).collect::<Result<_, _>>()?;
+        let helpers = (0..count)
+            .map(|_| Helper::start(script_url))
+            .collect::<Result<_, _>>()?;
         Ok(Self {
             helpers,
             init: Some(init),
@@ -221,7 +225,11 @@ fn loader_url(script_url: &str) -> Result<String, String> {
         .ok_or_else(|| format!("{script_url} is not a worker script"))?;
     // JSON string literals are valid JavaScript string literals.
     let quote = |s: &str| serde_json::to_string(s).unwrap_or_default();
-    let source = format!("importScripts({});wasm_bindgen({});", quote(script_url), quote(&wasm_url));
+    let source = format!(
+        "importScripts({});wasm_bindgen({});",
+        quote(script_url),
+        quote(&wasm_url)
+    );
     let options = BlobPropertyBag::new();
     options.set_type("application/javascript");
     let parts = js_sys::Array::of1(&source.into());

@@ -94,6 +94,8 @@ pub struct Progress {
     pub smoothed_loss: f32,
     /// Training throughput, evaluation time excluded.
     pub images_per_second: f64,
+    /// Workers training now (fewer than at the start if a helper failed and was dropped).
+    pub workers: usize,
     pub eta_seconds: f64,
 }
 

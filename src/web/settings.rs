@@ -75,6 +75,9 @@ pub struct TrainSettings {
 
 /// The most workers a run may use.
 pub const MAX_WORKERS: usize = 8;
+/// The most workers the page proposes by default (one per core up to this): with batch 64,
+/// slices of 16 images still keep each worker's matrix kernels busy.
+pub const DEFAULT_MAX_WORKERS: usize = 4;
 
 fn one() -> usize {
     1
@@ -102,7 +105,17 @@ impl TrainSettings {
     /// Recognised keys: `epochs`, `batch`, `lr`, `width` (`small`/`seed`), `train_size`,
     /// `workers`, `autostart`.
     pub fn from_query(query: &str) -> Self {
-        let mut s = Self::default();
+        Self::from_query_on(query, 1)
+    }
+
+    /// As [`TrainSettings::from_query`], on a machine with `cores` logical cores
+    /// (`navigator.hardwareConcurrency`): unless the query says `workers=N`, one worker per
+    /// core, at most [`DEFAULT_MAX_WORKERS`].
+    pub fn from_query_on(query: &str, cores: usize) -> Self {
+        let mut s = Self {
+            workers: cores.clamp(1, DEFAULT_MAX_WORKERS),
+            ..Self::default()
+        };
         for pair in query.trim_start_matches('?').split('&') {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
             match key {

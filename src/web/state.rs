@@ -198,6 +198,7 @@ impl AppState {
                 p.epoch = prog.epoch;
                 p.step = prog.step;
                 p.images_per_second = prog.images_per_second;
+                p.workers = prog.workers;
                 p.eta_seconds = prog.eta_seconds;
                 p.loss_history.push((prog.step, prog.smoothed_loss));
             }

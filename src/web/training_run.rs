@@ -168,6 +168,7 @@ impl TrainingRun {
             loss,
             smoothed_loss: self.smoothed_loss.unwrap_or(loss),
             images_per_second: self.images_done as f64 / self.train_seconds.max(1e-9),
+            workers: self.workers(),
             eta_seconds: per_step * (self.trainer.total_steps() - steps) as f64 * (1.0 + MAX_EVAL_SHARE / 2.0),
         }
     }

@@ -208,6 +208,24 @@ async function main() {
     await page.locator('[data-testid="train-status"][data-state="idle"]').waitFor({ timeout: 5000 });
   });
 
+  await check('two workers split the batches; a crashed helper is dropped and the run goes on', async () => {
+    await page.goto(`${base}?train_size=20000&epochs=1&workers=2&autostart=1`);
+    const st = page.locator('[data-testid="train-status"]');
+    const stepAbove = (n) => page.waitForFunction((s) => Number(document.querySelector('[data-testid="train-status"]')
+      ?.getAttribute('data-step')) > s, n, { timeout: 20000 });
+    await stepAbove(3);
+    await page.locator('[data-testid="worker-build"][data-workers="2"]').waitFor({ timeout: 5000 });
+    assert(page.workers().length === 2, `${page.workers().length} workers running`);
+    // The helper started after the page's worker; an uncaught error in it, as a wasm trap raises.
+    await page.workers()[1].evaluate(() => { setTimeout(() => { throw new Error('simulated helper crash'); }, 0); });
+    await page.locator('[data-testid="worker-build"][data-workers="1"]').waitFor({ timeout: 10000 });
+    await stepAbove(Number(await st.getAttribute('data-step')) + 3);
+    assert((await page.locator('[data-testid="error"]').count()) === 0, 'a dropped helper showed an error');
+    assert((await st.getAttribute('data-state')) === 'training', await st.getAttribute('data-state'));
+    await page.locator('[data-testid="train-stop"]').click();
+    await page.locator('[data-testid="train-status"][data-state="done"]').waitFor({ timeout: 20000 });
+  });
+
   await check('a short training run advances, learns and fills the confusion matrix', async () => {
     // Large enough that Pause lands mid-run, before the final evaluation of all 10,000 images.
     await page.goto(`${base}?train_size=12000&epochs=1&batch=32&autostart=1`);
@@ -216,6 +234,10 @@ async function main() {
     await page.waitForFunction(() => Number(document.querySelector('[data-testid="train-status"]')
       ?.getAttribute('data-step')) >= 5, null, { timeout: 30000 });
     const step1 = Number(await st.getAttribute('data-step'));
+    // By default one worker per core, up to four (data-parallel when more than one).
+    const cores = await page.evaluate(() => Math.min(Math.max(navigator.hardwareConcurrency || 1, 1), 4));
+    const workers = await attr(page, '[data-testid="worker-build"]', 'data-workers');
+    assert(workers === String(cores), `${workers} workers on ${cores} cores`);
     await page.waitForTimeout(1500);
     const step2 = Number(await st.getAttribute('data-step'));
     assert(step2 > step1 || (await st.getAttribute('data-state')) === 'done', `step stuck at ${step1}`);
