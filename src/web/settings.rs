@@ -1,8 +1,9 @@
 //! Training settings of the browser app, and how URL query parameters preset them.
 //!
-//! Contract: [`TrainSettings::default`] is the run the page offers first, chosen so it reaches
-//! ≥ 98% test accuracy in about a minute on a 2-core laptop-class CPU (measurements in the
-//! README's Results and Performance sections). [`TrainSettings::from_query`] never fails: an unknown or malformed
+//! Contract: [`TrainSettings::default`] is the run the page offers first (with one worker per
+//! core, [`TrainSettings::from_query_on`]), chosen so it reaches ≥ 99% test accuracy within a
+//! minute on a 2-core laptop-class CPU (measurements in the README's Results and Performance
+//! sections). [`TrainSettings::from_query`] never fails: an unknown or malformed
 //! parameter keeps the default, and values are clamped to ranges the worker can run, so a URL
 //! can never produce a run the trainer would reject.
 
