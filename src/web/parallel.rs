@@ -17,13 +17,16 @@
 //! gradients with the same AdamW arithmetic (the same wasm code), so the helpers' weights stay
 //! equal to the leader's; the result equals single-worker training up to float rounding (the sum
 //! over the batch is split; tested natively in `train.rs`). Only the leader's weights are ever
-//! read. A helper that fails or crashes is dropped and its slice recomputed by the leader, so a
-//! step is never lost: training goes on with fewer workers.
+//! read. A helper that fails, crashes or stops answering (see [`PATIENCE`]) is dropped and its
+//! slice recomputed by the leader, so a step is never lost and the run never freezes: training
+//! goes on with fewer workers.
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::time::Duration;
 
 use futures::channel::mpsc;
+use futures::future::Either;
 use futures::StreamExt;
 use js_sys::{Float32Array, Object, Reflect, Uint32Array, Uint8Array};
 use wasm_bindgen::prelude::*;
@@ -31,6 +34,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{
     Blob, BlobPropertyBag, DedicatedWorkerGlobalScope, ErrorEvent, MessageEvent, Url, Worker, WorkerOptions,
 };
+use web_time::Instant;
 
 use crate::data::Dataset;
 use crate::train::{Gradients, StepStats, TrainError, Trainer};
@@ -114,10 +118,16 @@ impl HelperPool {
                 let _ = helper.failures.unbounded_send(Reply::Failed(describe(e)));
             }
         }
+        let started = Instant::now();
         let mut total = trainer.gradients(slices[0])?;
+        // A helper that takes far longer than this worker did on its own slice is taken for hung
+        // (e.g. killed by the browser without an error event); the run must not freeze.
+        let deadline = started.elapsed().mul_f64(PATIENCE).max(MIN_WAIT);
+        let waited = Instant::now();
         let mut failed = Vec::new();
         for (i, (helper, slice)) in self.helpers.iter_mut().zip(&slices[1..]).enumerate() {
-            let grads = match helper.replies.next().await {
+            let left = deadline.saturating_sub(waited.elapsed());
+            let grads = match next_reply(&mut helper.replies, left).await {
                 Some(Reply::Grads(g)) if g.images == slice.len() => Ok(g),
                 Some(Reply::Grads(g)) => Err(format!("returned {} images for {}", g.images, slice.len())),
                 Some(Reply::Failed(why)) => Err(why),
@@ -152,7 +162,7 @@ impl HelperPool {
         let Some(init) = &self.init else { return };
         let mut failed = Vec::new();
         for (i, helper) in self.helpers.iter_mut().enumerate().filter(|(_, h)| !h.initialised) {
-            let ready = match helper.replies.next().await {
+            let ready = match next_reply(&mut helper.replies, LOAD_WAIT).await {
                 Some(Reply::Ready) => helper.worker.post_message(init).map_err(describe),
                 Some(Reply::Failed(why)) => Err(why),
                 Some(Reply::Grads(_)) => Err("sent gradients before init".into()),
@@ -211,6 +221,22 @@ impl Helper {
             _on_message: on_message,
             _on_error: on_error,
         })
+    }
+}
+
+/// How many times longer than the training worker's own slice a helper may take.
+const PATIENCE: f64 = 20.0;
+/// The least time a step waits for a helper's gradients.
+const MIN_WAIT: Duration = Duration::from_secs(5);
+/// How long a new helper may take to load its module and say it is ready.
+const LOAD_WAIT: Duration = Duration::from_secs(60);
+
+/// The next reply of a helper, or `Failed` after `wait` without one.
+async fn next_reply(replies: &mut mpsc::UnboundedReceiver<Reply>, wait: Duration) -> Option<Reply> {
+    let timeout = gloo_timers::future::TimeoutFuture::new(wait.as_millis().min(u32::MAX as u128) as u32);
+    match futures::future::select(replies.next(), timeout).await {
+        Either::Left((reply, _)) => reply,
+        Either::Right(_) => Some(Reply::Failed(format!("no answer within {:.1} s", wait.as_secs_f64()))),
     }
 }
 

@@ -113,7 +113,6 @@ impl TrainingRun {
     /// after the last batch, one slice of the final evaluation on the whole test set.
     pub async fn tick(&mut self) -> Result<Vec<WorkerOutput>, Failure> {
         if self.trainer.is_done() {
-            self.helpers = None; // training is over: let the helpers go
             return self.score_slice();
         }
         let start = Instant::now();

@@ -226,6 +226,26 @@ async function main() {
     await page.locator('[data-testid="train-status"][data-state="done"]').waitFor({ timeout: 20000 });
   });
 
+  await check('a hung helper is dropped after a few seconds and the run goes on', async () => {
+    await page.goto(`${base}?train_size=20000&epochs=1&workers=2&autostart=1`);
+    const st = page.locator('[data-testid="train-status"]');
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid="train-status"]')
+      ?.getAttribute('data-step')) > 3, null, { timeout: 20000 });
+    await page.locator('[data-testid="worker-build"][data-workers="2"]').waitFor({ timeout: 5000 });
+    // Busy for a minute, answering nothing (as a helper the browser stopped would).
+    await page.workers()[1].evaluate(() => {
+      setTimeout(() => { const t = Date.now(); while (Date.now() - t < 60000) { /* hang */ } }, 0);
+    });
+    const t0 = Date.now();
+    await page.locator('[data-testid="worker-build"][data-workers="1"]').waitFor({ timeout: 15000 });
+    console.log(`     hung helper dropped after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    const step = Number(await st.getAttribute('data-step'));
+    await page.waitForFunction((s) => Number(document.querySelector('[data-testid="train-status"]')
+      ?.getAttribute('data-step')) > s + 3, step, { timeout: 10000 });
+    await page.locator('[data-testid="train-stop"]').click();
+    await page.locator('[data-testid="train-status"][data-state="done"]').waitFor({ timeout: 20000 });
+  });
+
   await check('a short training run advances, learns and fills the confusion matrix', async () => {
     // Large enough that Pause lands mid-run, before the final evaluation of all 10,000 images.
     await page.goto(`${base}?train_size=12000&epochs=1&batch=32&autostart=1`);
