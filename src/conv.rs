@@ -21,6 +21,14 @@ impl Conv3x3 {
         let bias = vb.get(c_out, "bias")?;
         Ok(Self { weight, bias })
     }
+
+    /// The same layer over the same weights, tracking no gradients (no copy is made).
+    pub fn detach(&self) -> Self {
+        Self {
+            weight: self.weight.detach(),
+            bias: self.bias.detach(),
+        }
+    }
 }
 
 /// A VGG block: `convs` in turn (each with its ReLU), then a 2x2 max-pool.

@@ -4,7 +4,7 @@
 //!
 //! Contract: pure — tensors in, numbers out; no clock, no I/O. Both ways give the same result.
 
-use candle_core::{Device, Module};
+use candle_core::Device;
 use serde::{Deserialize, Serialize};
 
 use crate::data::Dataset;
@@ -75,7 +75,7 @@ pub fn evaluate_more(
     let indices: Vec<usize> = (start..end).collect();
     for chunk in indices.chunks(EVAL_BATCH) {
         let (xs, ys) = data.batch(chunk, None, device)?;
-        let logits = model.forward(&xs)?; // (B, 10)
+        let logits = model.forward_inference(&xs)?; // (B, 10)
         let loss = candle_nn::loss::cross_entropy(&logits, &ys)?.to_scalar::<f32>()?;
         partial.loss_sum += loss as f64 * chunk.len() as f64;
         let predicted = argmax_rows(&logits)?;

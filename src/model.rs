@@ -198,9 +198,37 @@ impl Vgg {
         &self.config
     }
 
-    /// Class probabilities `(B, 10)` for normalised inputs `(B, 1, 28, 28)`.
+    /// Class probabilities `(B, 10)` for normalised inputs `(B, 1, 28, 28)`; no gradients.
     pub fn probabilities(&self, xs: &Tensor) -> Result<Tensor> {
-        candle_nn::ops::softmax_last_dim(&self.forward(xs)?)
+        candle_nn::ops::softmax_last_dim(&self.forward_inference(xs)?)
+    }
+
+    /// The logits as [`Module::forward`] computes them, for evaluation and prediction: the conv
+    /// parameters are detached (views of the same weights, tracking nothing), so the block ops
+    /// keep no activations for a backward pass that will never come (170 MB per 500-image batch
+    /// for the seed model).
+    ///
+    /// # Shapes
+    /// `xs`: `(B, 1, 28, 28)` → `(B, 10)`.
+    pub fn forward_inference(&self, xs: &Tensor) -> Result<Tensor> {
+        self.forward_with(xs, true)
+    }
+
+    fn forward_with(&self, xs: &Tensor, detach: bool) -> Result<Tensor> {
+        let mut xs = xs.clone();
+        for convs in &self.blocks {
+            xs = if detach {
+                let detached: Vec<Conv3x3> = convs.iter().map(Conv3x3::detach).collect();
+                block_forward(&detached, &xs)?
+            } else {
+                block_forward(convs, &xs)?
+            }; // (B, w, s/2, s/2)
+        }
+        let mut xs = xs.flatten_from(1)?; // (B, w2 * 49)
+        if let Some(hidden) = &self.hidden {
+            xs = hidden.forward(&xs)?.relu()?; // (B, hidden)
+        }
+        self.head.forward(&xs) // (B, 10)
     }
 }
 
@@ -208,15 +236,7 @@ impl Module for Vgg {
     /// # Shapes
     /// `xs`: `(B, 1, 28, 28)` normalised pixels → `(B, 10)` logits.
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
-        let mut xs = xs.clone();
-        for convs in &self.blocks {
-            xs = block_forward(convs, &xs)?; // (B, w, s/2, s/2)
-        }
-        let mut xs = xs.flatten_from(1)?; // (B, w2 * 49)
-        if let Some(hidden) = &self.hidden {
-            xs = hidden.forward(&xs)?.relu()?; // (B, hidden)
-        }
-        self.head.forward(&xs) // (B, 10)
+        self.forward_with(xs, false)
     }
 }
 
@@ -241,6 +261,10 @@ mod tests {
         let xs = Tensor::zeros((3, 1, 28, 28), DType::F32, &Device::Cpu).unwrap();
         assert_eq!(model.forward(&xs).unwrap().dims(), &[3, 10]);
         assert_eq!(varmap.all_vars().len(), param_specs(&config).len());
+        // Inference computes the same logits, tracking nothing.
+        let xs = Tensor::randn(0f32, 1.0, (3, 1, 28, 28), &Device::Cpu).unwrap();
+        let (a, b) = (model.forward(&xs).unwrap(), model.forward_inference(&xs).unwrap());
+        assert_eq!(a.to_vec2::<f32>().unwrap(), b.to_vec2::<f32>().unwrap());
     }
 
     #[test]

@@ -236,6 +236,15 @@ impl Trainer {
         Ok(stats)
     }
 
+    /// Gives this replica its own stream of random augmentations (stream 0 is the one `new`
+    /// starts with): data-parallel replicas augment their slices independently, as one trainer
+    /// would augment a whole batch, instead of repeating each other's transforms.
+    pub fn set_augment_stream(&mut self, stream: u64) {
+        let seed = self.config.seed.wrapping_add(1);
+        self.augment_rng = ChaCha8Rng::seed_from_u64(seed);
+        self.augment_rng.set_stream(stream);
+    }
+
     /// Draws the next batch (advancing the batch order) for a data-parallel step.
     pub fn plan_step(&mut self) -> PlannedStep {
         PlannedStep {

@@ -241,9 +241,10 @@ mod sse2 {
         for p in 0..pairs {
             let (x, w) = (4 * p, 2 * p);
             // [m0 m0 m1 m1] and [g0 g0 g1 g1]: each window's maximum and gradient on its lanes.
-            let m2 = _mm_castpd_ps(_mm_load_sd(m.as_ptr().add(w).cast()));
+            // Two floats as one unaligned 64-bit load (`_mm_load_sd` would need 8-byte alignment).
+            let m2 = _mm_castpd_ps(_mm_set_sd(m.as_ptr().add(w).cast::<f64>().read_unaligned()));
             let m2 = _mm_unpacklo_ps(m2, m2);
-            let g2 = _mm_castpd_ps(_mm_load_sd(g.as_ptr().add(w).cast()));
+            let g2 = _mm_castpd_ps(_mm_set_sd(g.as_ptr().add(w).cast::<f64>().read_unaligned()));
             let mut g2 = _mm_unpacklo_ps(g2, g2);
             if RELU {
                 g2 = _mm_and_ps(g2, _mm_cmpgt_ps(m2, _mm_setzero_ps()));

@@ -52,10 +52,14 @@ pub struct HelperPool {
     /// The last step's learning rate and mean gradient: sent with the next step, so that each
     /// helper's weights follow the leader's before it computes again.
     pending: Option<(f64, Vec<f32>)>,
+    /// Why helpers were dropped, until [`HelperPool::take_notices`].
+    notices: Vec<String>,
 }
 
 struct Helper {
     worker: Worker,
+    /// The `blob:` URL it was started from, revoked once it has loaded.
+    loader: String,
     /// Whether it has said it is ready and been sent `init`.
     initialised: bool,
     replies: mpsc::UnboundedReceiver<Reply>,
@@ -91,12 +95,18 @@ impl HelperPool {
             helpers,
             init: Some(init),
             pending: None,
+            notices: Vec::new(),
         })
     }
 
     /// Workers training, this one included.
     pub fn workers(&self) -> usize {
         self.helpers.len() + 1
+    }
+
+    /// Why helpers have been dropped since the last call (for the page to say).
+    pub fn take_notices(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notices)
     }
 
     /// One data-parallel step of `trainer` (the leader's replica).
@@ -128,8 +138,14 @@ impl HelperPool {
         for (i, (helper, slice)) in self.helpers.iter_mut().zip(&slices[1..]).enumerate() {
             let left = deadline.saturating_sub(waited.elapsed());
             let grads = match next_reply(&mut helper.replies, left).await {
-                Some(Reply::Grads(g)) if g.images == slice.len() => Ok(g),
-                Some(Reply::Grads(g)) => Err(format!("returned {} images for {}", g.images, slice.len())),
+                Some(Reply::Grads(g)) if g.images == slice.len() && g.values.len() == total.values.len() => Ok(g),
+                Some(Reply::Grads(g)) => Err(format!(
+                    "returned {} gradients for {} images, expected {} for {}",
+                    g.values.len(),
+                    g.images,
+                    total.values.len(),
+                    slice.len()
+                )),
                 Some(Reply::Failed(why)) => Err(why),
                 Some(Reply::Ready) => Err("said ready twice".into()),
                 None => Err("stopped answering".into()),
@@ -138,7 +154,7 @@ impl HelperPool {
                 Ok(g) => g,
                 Err(why) => {
                     // Nothing is lost: the leader computes the slice itself, and the helper goes.
-                    web_sys::console::warn_1(&format!("helper worker {i} dropped: {why}").into());
+                    self.notices.push(format!("helper worker {} stopped ({why})", i + 1));
                     failed.push(i);
                     trainer.gradients(slice)?
                 }
@@ -146,7 +162,7 @@ impl HelperPool {
             total.add(&grads)?;
         }
         for i in failed.into_iter().rev() {
-            self.helpers.remove(i).worker.terminate();
+            self.helpers.remove(i).stop();
         }
         let (stats, mean) = trainer.apply(&planned, &total)?;
         self.pending = Some((planned.lr, mean));
@@ -160,10 +176,19 @@ impl HelperPool {
     /// its handler only after its wasm module has loaded; earlier messages would be lost.
     async fn initialise(&mut self) {
         let Some(init) = &self.init else { return };
+        // One deadline for all: the helpers load in parallel.
+        let waited = Instant::now();
         let mut failed = Vec::new();
         for (i, helper) in self.helpers.iter_mut().enumerate().filter(|(_, h)| !h.initialised) {
-            let ready = match next_reply(&mut helper.replies, LOAD_WAIT).await {
-                Some(Reply::Ready) => helper.worker.post_message(init).map_err(describe),
+            let left = LOAD_WAIT.saturating_sub(waited.elapsed());
+            let ready = match next_reply(&mut helper.replies, left).await {
+                Some(Reply::Ready) => {
+                    // Its module has loaded: the loader URL is no longer needed.
+                    let _ = Url::revoke_object_url(&helper.loader);
+                    // Replicas differ only in the random stream of their augmentations.
+                    set(init, "stream", &((i + 1) as f64).into());
+                    helper.worker.post_message(init).map_err(describe)
+                }
                 Some(Reply::Failed(why)) => Err(why),
                 Some(Reply::Grads(_)) => Err("sent gradients before init".into()),
                 None => Err("stopped answering".into()),
@@ -171,13 +196,13 @@ impl HelperPool {
             match ready {
                 Ok(()) => helper.initialised = true,
                 Err(why) => {
-                    web_sys::console::warn_1(&format!("helper worker {i} dropped: {why}").into());
+                    self.notices.push(format!("helper worker {} stopped ({why})", i + 1));
                     failed.push(i);
                 }
             }
         }
         for i in failed.into_iter().rev() {
-            self.helpers.remove(i).worker.terminate();
+            self.helpers.remove(i).stop();
         }
         self.init = None;
     }
@@ -186,7 +211,7 @@ impl HelperPool {
 impl Drop for HelperPool {
     fn drop(&mut self) {
         for h in &self.helpers {
-            h.worker.terminate();
+            h.stop();
         }
     }
 }
@@ -195,7 +220,8 @@ impl Helper {
     fn start(script_url: &str) -> Result<Self, String> {
         let options = WorkerOptions::new();
         options.set_name(HELPER_NAME);
-        let worker = Worker::new_with_options(&loader_url(script_url)?, &options).map_err(describe)?;
+        let loader = loader_url(script_url)?;
+        let worker = Worker::new_with_options(&loader, &options).map_err(describe)?;
         let (tx, replies) = mpsc::unbounded();
         let on_message = {
             let tx = tx.clone();
@@ -215,6 +241,7 @@ impl Helper {
         worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
         Ok(Self {
             worker,
+            loader,
             initialised: false,
             replies,
             failures: tx,
@@ -228,8 +255,8 @@ impl Helper {
 const PATIENCE: f64 = 20.0;
 /// The least time a step waits for a helper's gradients.
 const MIN_WAIT: Duration = Duration::from_secs(5);
-/// How long a new helper may take to load its module and say it is ready.
-const LOAD_WAIT: Duration = Duration::from_secs(60);
+/// How long the new helpers together may take to load their module and say they are ready.
+const LOAD_WAIT: Duration = Duration::from_secs(20);
 
 /// The next reply of a helper, or `Failed` after `wait` without one.
 async fn next_reply(replies: &mut mpsc::UnboundedReceiver<Reply>, wait: Duration) -> Option<Reply> {
@@ -240,7 +267,19 @@ async fn next_reply(replies: &mut mpsc::UnboundedReceiver<Reply>, wait: Duration
     }
 }
 
-/// A `blob:` URL of a script that loads the worker build at `script_url` and starts it.
+impl Helper {
+    /// Ends the worker; its handlers are detached first, so that no event queued for them calls
+    /// a dropped closure.
+    fn stop(&self) {
+        self.worker.set_onmessage(None);
+        self.worker.set_onerror(None);
+        self.worker.terminate();
+        let _ = Url::revoke_object_url(&self.loader);
+    }
+}
+
+/// A `blob:` URL of a script that loads the worker build at `script_url` and starts it; if the
+/// module fails to load, the script says so (a rejected promise raises no error event).
 ///
 /// Why: Trunk's worker script is wasm-bindgen's loader, which defines `wasm_bindgen` but starts
 /// nothing; yew-agent starts the training worker the same way.
@@ -252,7 +291,7 @@ fn loader_url(script_url: &str) -> Result<String, String> {
     // JSON string literals are valid JavaScript string literals.
     let quote = |s: &str| serde_json::to_string(s).unwrap_or_default();
     let source = format!(
-        "importScripts({});wasm_bindgen({});",
+        "importScripts({});wasm_bindgen({}).catch((e)=>postMessage({{kind:'failed',message:'could not load: '+e}}));",
         quote(script_url),
         quote(&wasm_url)
     );
@@ -336,8 +375,10 @@ fn handle(data: &JsValue, trainer: &mut Option<Trainer>) -> Result<Option<Object
             let train = Dataset { images, labels };
             let config = settings.train_config();
             let device = candle_core::Device::Cpu;
-            let t = Trainer::new(&settings.width.model_config(), config, train, &device);
-            *trainer = Some(t.map_err(|e| e.to_string())?);
+            let mut t =
+                Trainer::new(&settings.width.model_config(), config, train, &device).map_err(|e| e.to_string())?;
+            t.set_augment_stream(get(data, "stream").as_f64().unwrap_or(0.0) as u64);
+            *trainer = Some(t);
             Ok(None)
         }
         Some("step") => {

@@ -70,6 +70,10 @@ pub enum WorkerOutput {
     },
     /// An evaluation on the held-out images, with the weights that were scored.
     Evaluated(EvalReport),
+    /// Something the user should know that does not stop the run (a helper worker dropped).
+    Notice {
+        message: String,
+    },
     Paused,
     Resumed,
     /// The run ended: all epochs done (`stopped == false`) or stopped by the user.

@@ -212,6 +212,7 @@ impl AppState {
                     self.activate(ModelSource::Trained);
                 }
             }
+            WorkerOutput::Notice { message } => self.notice = Some(message),
             WorkerOutput::Paused => self.run = Some(RunState::Paused),
             WorkerOutput::Resumed => self.run = Some(RunState::Training),
             WorkerOutput::Finished { .. } => {

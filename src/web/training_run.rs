@@ -48,6 +48,8 @@ pub struct TrainingRun {
     pub paused: bool,
     /// The helper workers of a data-parallel run.
     helpers: Option<HelperPool>,
+    /// What went wrong with helpers, for the page (training goes on without them).
+    notices: Vec<String>,
 }
 
 /// A failure the page should show.
@@ -57,11 +59,12 @@ impl TrainingRun {
     /// A run of `settings`; with `settings.workers > 1`, helpers are started from `worker_url`
     /// (this worker's script). If they cannot be, the run trains on this worker alone.
     pub fn new(settings: &TrainSettings, train: Dataset, test_set: Dataset, worker_url: &str) -> Result<Self, Failure> {
+        let mut notices = Vec::new();
         let helpers = (settings.workers > 1)
             .then(|| HelperPool::start(settings.workers - 1, worker_url, settings, &train))
             .and_then(|started| {
                 started
-                    .map_err(|e| web_sys::console::warn_1(&format!("training on one worker: {e}").into()))
+                    .map_err(|e| notices.push(format!("helper workers could not be started ({e})")))
                     .ok()
             });
         let trainer = Trainer::new(
@@ -85,6 +88,7 @@ impl TrainingRun {
             scored_all: false,
             paused: false,
             helpers,
+            notices,
         })
     }
 
@@ -97,6 +101,21 @@ impl TrainingRun {
             eval_labels: self.test_set.labels.clone(),
             workers: self.workers(),
         }
+    }
+
+    /// A notice for the page for each helper problem since the last call.
+    fn take_notices(&mut self) -> Vec<WorkerOutput> {
+        if let Some(pool) = &mut self.helpers {
+            self.notices.extend(pool.take_notices());
+        }
+        let workers = self.workers();
+        let plural = if workers == 1 { "" } else { "s" };
+        std::mem::take(&mut self.notices)
+            .into_iter()
+            .map(|why| WorkerOutput::Notice {
+                message: format!("Training goes on with {workers} worker{plural}: {why}."),
+            })
+            .collect()
     }
 
     /// Workers training (this one and its helpers).
@@ -122,6 +141,7 @@ impl TrainingRun {
         }
         .map_err(failure)?;
         let took = start.elapsed().as_secs_f64();
+        let mut out = self.take_notices();
         self.train_seconds += took;
         self.since_eval_s += took;
         self.images_done += stats.batch_size;
@@ -141,7 +161,6 @@ impl TrainingRun {
             .last_progress
             .is_none_or(|t| t.elapsed().as_secs_f64() >= PROGRESS_INTERVAL_S);
 
-        let mut out = Vec::new();
         if progress_due || eval_due || last {
             self.last_progress = Some(Instant::now());
             out.push(WorkerOutput::Progress(self.progress(stats.epoch, stats.loss)));

@@ -219,9 +219,43 @@ async function main() {
     // The helper started after the page's worker; an uncaught error in it, as a wasm trap raises.
     await page.workers()[1].evaluate(() => { setTimeout(() => { throw new Error('simulated helper crash'); }, 0); });
     await page.locator('[data-testid="worker-build"][data-workers="1"]').waitFor({ timeout: 10000 });
+    assert(/goes on with 1 worker.*crashed/.test(await page.locator('[data-testid="notice"]').innerText()), 'no notice');
     await stepAbove(Number(await st.getAttribute('data-step')) + 3);
     assert((await page.locator('[data-testid="error"]').count()) === 0, 'a dropped helper showed an error');
     assert((await st.getAttribute('data-state')) === 'training', await st.getAttribute('data-state'));
+    await page.locator('[data-testid="train-stop"]').click();
+    await page.locator('[data-testid="train-status"][data-state="done"]').waitFor({ timeout: 20000 });
+  });
+
+  await check('a helper whose module cannot load is dropped at once (Workers field)', async () => {
+    // A first run on one worker, so the training worker itself has loaded.
+    await page.goto(`${base}?train_size=2000&epochs=1&workers=1&autostart=1`);
+    await page.locator('[data-testid="train-status"][data-state="done"]').waitFor({ timeout: 60000 });
+    await context.route('**/worker*_bg.wasm', (r) => r.abort());
+    try {
+      assert(page.workers().length === 1, `${page.workers().length} workers before the run`);
+      const field = page.locator('label:has-text("Workers") input');
+      await field.fill('2');
+      await field.press('Tab');
+      const t0 = Date.now();
+      await page.locator('[data-testid="train-start"]').click();
+      // The page says which helper stopped and why (its module did not load), within seconds:
+      // the loader reports the failed load instead of leaving it to the 20 s load deadline.
+      const notice = page.locator('[data-testid="notice"]', { hasText: 'goes on with' });
+      await notice.waitFor({ timeout: 10000 });
+      const text = await notice.innerText();
+      assert(/goes on with 1 worker/.test(text) && /could not load/.test(text), text);
+      console.log(`     "${text.replace(/\s*×$/, '')}" ${((Date.now() - t0) / 1000).toFixed(1)} s after Start`);
+      await page.waitForFunction(() => {
+        const st = document.querySelector('[data-testid="train-status"]');
+        const wb = document.querySelector('[data-testid="worker-build"]');
+        return st?.getAttribute('data-state') === 'training' && Number(st?.getAttribute('data-step')) > 3
+          && wb?.getAttribute('data-workers') === '1';
+      }, null, { timeout: 10000 });
+      assert((await page.locator('[data-testid="error"]').count()) === 0, 'an error banner for a dropped helper');
+    } finally {
+      await context.unroute('**/worker*_bg.wasm');
+    }
     await page.locator('[data-testid="train-stop"]').click();
     await page.locator('[data-testid="train-status"][data-state="done"]').waitFor({ timeout: 20000 });
   });
@@ -239,6 +273,7 @@ async function main() {
     const t0 = Date.now();
     await page.locator('[data-testid="worker-build"][data-workers="1"]').waitFor({ timeout: 15000 });
     console.log(`     hung helper dropped after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    assert(/goes on with 1 worker.*no answer within/.test(await page.locator('[data-testid="notice"]').innerText()), 'no notice');
     const step = Number(await st.getAttribute('data-step'));
     await page.waitForFunction((s) => Number(document.querySelector('[data-testid="train-status"]')
       ?.getAttribute('data-step')) > s + 3, step, { timeout: 10000 });
