@@ -40,7 +40,7 @@ pub struct PageProps {
 #[component]
 pub fn Page(props: &PageProps) -> Html {
     let state = use_reducer(|| AppState {
-        settings: TrainSettings::from_query_on(&query_string(), logical_cores()),
+        settings: TrainSettings::from_query_on(&query_string(), worker_budget()),
         ..AppState::default()
     });
     let dispatch = state.dispatcher();
@@ -261,9 +261,22 @@ fn absolute_url(relative: &str) -> String {
         .map_or_else(|| relative.to_string(), |u| u.href())
 }
 
-/// `navigator.hardwareConcurrency`, or 1 if the browser does not say.
-fn logical_cores() -> usize {
-    web_sys::window().map_or(1, |w| w.navigator().hardware_concurrency() as usize)
+/// How many workers this device can run well: its logical cores (`navigator.hardwareConcurrency`,
+/// 1 if unknown), but no more than one per 2 GB of memory where the browser says
+/// (`navigator.deviceMemory`, Chromium): each worker holds its own copy of the training set
+/// (47 MB) and of the model, which a phone with little memory should not multiply.
+fn worker_budget() -> usize {
+    let Some(navigator) = web_sys::window().map(|w| w.navigator()) else {
+        return 1;
+    };
+    let cores = navigator.hardware_concurrency() as usize;
+    let memory_gb = js_sys::Reflect::get(&navigator, &"deviceMemory".into())
+        .ok()
+        .and_then(|v| v.as_f64());
+    match memory_gb {
+        Some(gb) if gb.is_finite() && gb > 0.0 => cores.min(((gb / 2.0) as usize).max(1)),
+        _ => cores,
+    }
 }
 
 /// The page URL's query string (`?a=1&b=2`), empty if unavailable.

@@ -289,8 +289,11 @@ async function main() {
     await page.waitForFunction(() => Number(document.querySelector('[data-testid="train-status"]')
       ?.getAttribute('data-step')) >= 5, null, { timeout: 30000 });
     const step1 = Number(await st.getAttribute('data-step'));
-    // By default one worker per core, up to four (data-parallel when more than one).
-    const cores = await page.evaluate(() => Math.min(Math.max(navigator.hardwareConcurrency || 1, 1), 4));
+    // By default one worker per core, up to four and one per 2 GB of device memory.
+    const cores = await page.evaluate(() => {
+      const mem = navigator.deviceMemory ? Math.max(Math.floor(navigator.deviceMemory / 2), 1) : Infinity;
+      return Math.min(Math.max(navigator.hardwareConcurrency || 1, 1), 4, mem);
+    });
     const workers = await attr(page, '[data-testid="worker-build"]', 'data-workers');
     assert(workers === String(cores), `${workers} workers on ${cores} cores`);
     await page.waitForTimeout(1500);
