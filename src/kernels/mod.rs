@@ -1,5 +1,6 @@
 //! CPU kernels for the model's hot spots: a fused 3x3 convolution (padding 1, stride 1) + bias +
-//! ReLU built on im2col + gemm, and 2x2 max-pooling; forward and backward, as candle custom ops.
+//! ReLU built on im2col + gemm, 2x2 max-pooling, and a whole VGG block (its convs and pool) as
+//! one op ([`conv_block`], what the model uses); forward and backward, as candle custom ops.
 //!
 //! Contract: [`conv3x3_relu`] computes exactly what candle's
 //! `relu(x.conv2d(w, 1, 1, 1, 1) + bias)` computes (to float rounding), with gradients for the
