@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex};
 use candle_core::{bail, CpuStorage, CustomOp2, Error, Layout, Result, Shape, Tensor};
 
 use super::conv_op::{
-    as_uninit, backward_image, backward_scratch_len, forward_image, rotate_weights, write_param_grads,
+    as_uninit, backward_image, backward_scratch_len, forward_image, rotate_weights, unpack_grads, write_param_grads,
 };
 use super::f32_slice;
 use super::for_each_image;
@@ -206,18 +206,9 @@ impl CustomOp2 for ConvBlock {
         };
         let packed = x.apply_op2_no_bwd(&grad.contiguous()?, &op)?;
 
-        // packed = [dx (if computed) | parameter gradients]; narrow + reshape are views.
-        let dx_len = packed.elem_count() - plan.params_len;
-        let dx = if dx_len > 0 {
-            Some(packed.narrow(0, 0, dx_len)?.reshape(x.shape())?)
-        } else {
-            None
-        };
-        let dp = params
-            .track_op()
-            .then(|| packed.narrow(0, dx_len, plan.params_len)?.reshape(params.shape()))
-            .transpose()?;
-        Ok((dx, dp))
+        // packed = [dx (if computed) | parameter gradients]
+        let (dx, dp) = unpack_grads(&packed, x, &[params])?;
+        Ok((dx, dp.into_iter().next().flatten()))
     }
 }
 

@@ -114,24 +114,40 @@ impl CustomOp3 for Conv3x3Relu {
         };
         let packed = x.apply_op3_no_bwd(y, &grad.contiguous()?, &Conv3x3ReluGrad { wflip })?;
 
-        // packed = [dx (if computed) | dW | dbias]; narrow + reshape are views, not copies.
-        let (dw_len, db_len) = (w.elem_count(), bias.elem_count());
-        let dx_len = packed.elem_count() - dw_len - db_len;
-        let dx = if dx_len > 0 {
-            Some(packed.narrow(0, 0, dx_len)?.reshape(x.shape())?)
-        } else {
-            None
-        };
-        let dw = w
-            .track_op()
-            .then(|| packed.narrow(0, dx_len, dw_len)?.reshape(w.shape()))
-            .transpose()?;
-        let db = bias
-            .track_op()
-            .then(|| packed.narrow(0, dx_len + dw_len, db_len)?.reshape(bias.shape()))
-            .transpose()?;
-        Ok((dx, dw, db))
+        let (dx, grads) = unpack_grads(&packed, x, &[w, bias])?;
+        let mut grads = grads.into_iter();
+        Ok((dx, grads.next().flatten(), grads.next().flatten()))
     }
+}
+
+/// Splits a grad op's packed result, `[dx (when computed) | one part per tensor of rest]`, into
+/// the input gradient and each tensor's gradient (`None` for a tensor that tracks nothing);
+/// narrow + reshape are views, not copies.
+pub(super) fn unpack_grads(
+    packed: &Tensor,
+    x: &Tensor,
+    rest: &[&Tensor],
+) -> Result<(Option<Tensor>, Vec<Option<Tensor>>)> {
+    let rest_len: usize = rest.iter().map(|t| t.elem_count()).sum();
+    let Some(dx_len) = packed.elem_count().checked_sub(rest_len) else {
+        bail!(
+            "gradients of {} values cannot hold {rest_len} parameters",
+            packed.elem_count()
+        )
+    };
+    let dx = (dx_len > 0)
+        .then(|| packed.narrow(0, 0, dx_len)?.reshape(x.shape()))
+        .transpose()?;
+    let mut at = dx_len;
+    let mut grads = Vec::with_capacity(rest.len());
+    for t in rest {
+        let g = t
+            .track_op()
+            .then(|| packed.narrow(0, at, t.elem_count())?.reshape(t.shape()));
+        grads.push(g.transpose()?);
+        at += t.elem_count();
+    }
+    Ok((dx, grads))
 }
 
 /// One image through one layer: `y = relu(W (O, K) × col(x) (K, HW) + bias)`, into `y`
