@@ -1,48 +1,22 @@
-//! Data-parallel training across Web Workers, without `SharedArrayBuffer`: the training worker
-//! (the leader) starts helper copies of itself, each with its own replica of the model, and every
-//! step splits the batch among them.
-//!
-//! ```text
-//! leader                                   helper i (a copy of the worker script, named HELPER_NAME)
-//!                                      ←   post {ready}   (its handler is installed)
-//!   post {init, settings, train set}   →   Trainer::new (same seed: same weights)
-//!   plan_step() → batch of B indices
-//!   post {step, update, lr, indices_i}  →   apply_update(lr, update)   (the previous step's)
-//!   gradients(own slice)                    gradients(indices_i)
-//!   await every reply                  ←   post {grads, values, loss_sum, correct, images}
-//!   apply(sum) → mean gradient, kept as the next step's `update`
-//! ```
-//!
-//! Contract: every replica starts from the same seeded weights and applies the same mean
-//! gradients with the same AdamW arithmetic (the same wasm code), so the helpers' weights stay
-//! equal to the leader's; the result equals single-worker training up to float rounding (the sum
-//! over the batch is split; tested natively in `train.rs`). Only the leader's weights are ever
-//! read. A helper that fails, crashes or stops answering (see [`PATIENCE`]) is dropped and its
-//! slice recomputed by the leader, so a step is never lost and the run never freezes: training
-//! goes on with fewer workers.
+//! The training worker's side of data-parallel training: [`HelperPool`] starts the helpers,
+//! hands them the data, and runs each step across them (protocol in the parent module).
 
-use std::cell::RefCell;
-use std::rc::Rc;
 use std::time::Duration;
 
 use futures::channel::mpsc;
 use futures::future::Either;
 use futures::StreamExt;
-use js_sys::{Float32Array, Object, Reflect, Uint32Array, Uint8Array};
+use js_sys::{Float32Array, Object, Uint32Array, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{
-    Blob, BlobPropertyBag, DedicatedWorkerGlobalScope, ErrorEvent, MessageEvent, Url, Worker, WorkerOptions,
-};
+use web_sys::{Blob, BlobPropertyBag, ErrorEvent, MessageEvent, Url, Worker, WorkerOptions};
 use web_time::Instant;
 
 use crate::data::Dataset;
 use crate::train::{Gradients, StepStats, TrainError, Trainer};
 
-use super::settings::TrainSettings;
-
-/// The name helper workers are started with; the worker script checks it to run as a helper.
-pub const HELPER_NAME: &str = "vgg-mnist-helper";
+use super::super::settings::TrainSettings;
+use super::{describe, get, message, set, HELPER_NAME};
 
 /// The leader's helpers.
 pub struct HelperPool {
@@ -336,98 +310,6 @@ fn parse_reply(data: &JsValue) -> Reply {
         "failed" => Reply::Failed(get(data, "message").as_string().unwrap_or_default()),
         other => Reply::Failed(format!("sent an unknown message {other:?}")),
     }
-}
-
-/// The helper side: answers the leader's messages with this replica's gradients. Runs instead
-/// of the training reactor in a worker started under [`HELPER_NAME`].
-pub fn run_helper(scope: DedicatedWorkerGlobalScope) {
-    let trainer: Rc<RefCell<Option<Trainer>>> = Rc::default();
-    let post = scope.clone();
-    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
-        let reply = match handle(&e.data(), &mut trainer.borrow_mut()) {
-            Ok(None) => return,
-            Ok(Some(reply)) => reply,
-            Err(why) => {
-                let msg = message("failed");
-                set(&msg, "message", &why.into());
-                msg
-            }
-        };
-        let _ = post.post_message(&reply);
-    });
-    scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-    // The helper lives as long as its worker.
-    on_message.forget();
-    let _ = scope.post_message(&message("ready"));
-}
-
-fn handle(data: &JsValue, trainer: &mut Option<Trainer>) -> Result<Option<Object>, String> {
-    match get(data, "kind").as_string().as_deref() {
-        Some("init") => {
-            let settings: TrainSettings = get(data, "settings")
-                .as_string()
-                .and_then(|s| serde_json::from_str(&s).ok())
-                .ok_or("init without settings")?;
-            let bytes = |k| get(data, k).dyn_into::<Uint8Array>().map(|a| a.to_vec());
-            let (Ok(images), Ok(labels)) = (bytes("images"), bytes("labels")) else {
-                return Err("init without the training set".into());
-            };
-            let train = Dataset { images, labels };
-            let config = settings.train_config();
-            let device = candle_core::Device::Cpu;
-            let mut t =
-                Trainer::new(&settings.width.model_config(), config, train, &device).map_err(|e| e.to_string())?;
-            t.set_augment_stream(get(data, "stream").as_f64().unwrap_or(0.0) as u64);
-            *trainer = Some(t);
-            Ok(None)
-        }
-        Some("step") => {
-            let t = trainer.as_mut().ok_or("a step before init")?;
-            if let Ok(update) = get(data, "update").dyn_into::<Float32Array>() {
-                let lr = get(data, "lr").as_f64().ok_or("an update without its learning rate")?;
-                t.apply_update(lr, &update.to_vec()).map_err(|e| e.to_string())?;
-            }
-            let indices = get(data, "indices")
-                .dyn_into::<Uint32Array>()
-                .map_err(|_| "a step without indices")?;
-            let indices: Vec<usize> = indices.to_vec().into_iter().map(|i| i as usize).collect();
-            let g = t.gradients(&indices).map_err(|e| e.to_string())?;
-            let msg = message("grads");
-            set(&msg, "values", &Float32Array::from(&g.values[..]).into());
-            set(&msg, "loss_sum", &g.loss_sum.into());
-            set(&msg, "correct", &(g.correct as f64).into());
-            set(&msg, "images", &(g.images as f64).into());
-            Ok(Some(msg))
-        }
-        other => Err(format!("unknown message {other:?}")),
-    }
-}
-
-/// The scope of this worker when it was started as a helper.
-pub fn helper_scope() -> Option<DedicatedWorkerGlobalScope> {
-    let scope = js_sys::global().dyn_into::<DedicatedWorkerGlobalScope>().ok()?;
-    (scope.name() == HELPER_NAME).then_some(scope)
-}
-
-fn message(kind: &str) -> Object {
-    let o = Object::new();
-    set(&o, "kind", &kind.into());
-    o
-}
-
-fn set(o: &Object, key: &str, value: &JsValue) {
-    // Setting a property on a plain object cannot fail.
-    let _ = Reflect::set(o, &key.into(), value);
-}
-
-fn get(o: &JsValue, key: &str) -> JsValue {
-    Reflect::get(o, &key.into()).unwrap_or(JsValue::UNDEFINED)
-}
-
-fn describe(e: JsValue) -> String {
-    e.as_string()
-        .or_else(|| e.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())))
-        .unwrap_or_else(|| format!("{e:?}"))
 }
 
 #[cfg(test)]
