@@ -245,6 +245,11 @@ impl Trainer {
         self.augment_rng.set_stream(stream);
     }
 
+    /// Floats in a flat gradient (every parameter of the model).
+    fn num_parameters(&self) -> usize {
+        self.params.iter().map(|p| p.elem_count()).sum()
+    }
+
     /// Draws the next batch (advancing the batch order) for a data-parallel step.
     pub fn plan_step(&mut self) -> PlannedStep {
         PlannedStep {
@@ -259,7 +264,7 @@ impl Trainer {
     pub fn gradients(&mut self, indices: &[usize]) -> Result<Gradients, TrainError> {
         if indices.is_empty() {
             return Ok(Gradients {
-                values: vec![0.0; self.params.iter().map(|p| p.elem_count()).sum()],
+                values: vec![0.0; self.num_parameters()],
                 ..Gradients::default()
             });
         }
@@ -272,7 +277,7 @@ impl Trainer {
         let predicted = argmax_rows(&logits)?;
         let truth = ys.to_vec1::<u32>()?;
         let grads = loss.backward()?;
-        let mut values = Vec::with_capacity(self.params.iter().map(|p| p.elem_count()).sum());
+        let mut values = Vec::with_capacity(self.num_parameters());
         for p in &self.params {
             match grads.get(p.as_tensor()) {
                 Some(g) => values.extend(g.flatten_all()?.to_vec1::<f32>()?),
@@ -324,7 +329,7 @@ impl Trainer {
     /// One AdamW update with the learning rate `lr` and the mean gradient `mean` (flat, in
     /// [`param_specs`] order): what [`Trainer::apply`] did on the replica that planned the step.
     pub fn apply_update(&mut self, lr: f64, mean: &[f32]) -> Result<(), TrainError> {
-        let expected: usize = self.params.iter().map(|p| p.elem_count()).sum();
+        let expected = self.num_parameters();
         if mean.len() != expected {
             return Err(TrainError::Invalid(format!(
                 "an update of {} values for a model of {expected} parameters",

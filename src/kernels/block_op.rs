@@ -201,6 +201,7 @@ impl CustomOp2 for ConvBlock {
             .collect();
         let op = ConvBlockGrad {
             widths: self.widths.clone(),
+            params_len: plan.params_len,
             wflips,
             saved,
         };
@@ -244,6 +245,8 @@ fn forward_block_image(
 /// layer's rotated weights are given, then the parameters' gradient in their flat layout.
 struct ConvBlockGrad {
     widths: Vec<usize>,
+    /// Floats of the flat parameters (as the forward's plan found them).
+    params_len: usize,
     /// Per layer, the rotated weights `(C, O*9)` when its input gradient is computed.
     wflips: Vec<Option<Vec<f32>>>,
     saved: Arc<Recycled>,
@@ -256,16 +259,7 @@ impl CustomOp2 for ConvBlockGrad {
 
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
         let name = self.name();
-        let params_len = self
-            .widths
-            .iter()
-            .scan(l1.dims().get(1).copied().unwrap_or(0), |c_in, &o| {
-                let n = o * *c_in * 9 + o;
-                *c_in = o;
-                Some(n)
-            })
-            .sum();
-        let plan = Plan::new(l1.dims(), &self.widths, params_len, name)?;
+        let plan = Plan::new(l1.dims(), &self.widths, self.params_len, name)?;
         let last = plan.last();
         let expected = [plan.batch, last.c_out, last.h / 2, last.w / 2];
         let wflips_fit = self.wflips.len() == plan.layers.len()
