@@ -1,11 +1,16 @@
-//! Seeded batching: which examples each training step sees.
+//! Batches: which examples each training step sees ([`Batches`]), and the tensors a batch
+//! becomes ([`batch_tensors`]: normalised, optionally augmented).
 //!
 //! Contract: the order of epoch `e` depends only on `(seed, e)`, so a run is reproducible on any
 //! platform and the CLI and the browser worker walk the data identically.
 
+use candle_core::{Device, Tensor};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+
+use crate::augment::Augment;
+use crate::data::{normalize, Dataset, IMAGE_PIXELS, IMAGE_SIDE};
 
 /// A seeded, reshuffled-every-epoch walk over `n` examples in batches.
 ///
@@ -67,6 +72,34 @@ impl Batches {
         self.pos = (start + self.batch_size).min(self.n);
         &self.order[start..self.pos]
     }
+}
+
+/// The normalised input tensor `(B, 1, 28, 28)` and label tensor `(B,)` of the images `indices`
+/// of `data`, with `augment` (seeded) applied to each image when given.
+pub fn batch_tensors(
+    data: &Dataset,
+    indices: &[usize],
+    augment: Option<(&Augment, &mut ChaCha8Rng)>,
+    device: &Device,
+) -> candle_core::Result<(Tensor, Tensor)> {
+    let mut pixels = Vec::with_capacity(indices.len() * IMAGE_PIXELS);
+    let mut labels = Vec::with_capacity(indices.len());
+    let mut scratch = [0f32; IMAGE_PIXELS];
+    let mut augment = augment;
+    for &i in indices {
+        for (s, &p) in scratch.iter_mut().zip(data.image(i)) {
+            *s = p as f32 / 255.0;
+        }
+        if let Some((aug, rng)) = augment.as_mut() {
+            scratch = aug.apply(&scratch, rng);
+        }
+        pixels.extend(scratch.iter().map(|&p| normalize(p)));
+        labels.push(data.labels[i] as u32);
+    }
+    let b = indices.len();
+    let xs = Tensor::from_vec(pixels, (b, 1, IMAGE_SIDE, IMAGE_SIDE), device)?; // (B, 1, 28, 28)
+    let ys = Tensor::from_vec(labels, b, device)?; // (B,)
+    Ok((xs, ys))
 }
 
 #[cfg(test)]

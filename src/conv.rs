@@ -1,12 +1,14 @@
-//! `Conv3x3`: a 3x3 convolution with padding 1 and bias, followed by ReLU.
+//! `Conv3x3`: a 3x3 convolution with padding 1 and bias, followed by ReLU, and the VGG block
+//! built from such layers and a 2x2 max-pool.
 //!
 //! Contract: the one place where the model picks its convolution implementation. On CPU (native
-//! and wasm) it uses the project's own fused im2col + gemm kernels ([`crate::kernels`]), a whole
-//! block (its convs and max-pool) as one op; elsewhere (CUDA) it uses candle's `conv2d`, bias add,
-//! ReLU and `max_pool2d`. Both compute the same function (the kernels' tests check
-//! this).
+//! and wasm) it uses the project's own fused im2col + gemm kernels ([`crate::kernels`]): a whole
+//! block (its convs and max-pool) as one op for training and prediction, and one op per layer
+//! where the layers' outputs are wanted on their own ([`Conv3x3::forward_relu`]). Elsewhere (CUDA)
+//! it uses candle's `conv2d`, bias add, ReLU and `max_pool2d`. Both compute the same function (the
+//! kernels' tests check this).
 
-use candle_core::{Module, Result, Tensor};
+use candle_core::{bail, Result, Tensor};
 use candle_nn::VarBuilder;
 
 #[derive(Clone, Debug)]
@@ -29,33 +31,17 @@ impl Conv3x3 {
             bias: self.bias.detach(),
         }
     }
-}
 
-/// A VGG block: `convs` in turn (each with its ReLU), then a 2x2 max-pool.
-///
-/// # Shapes
-/// `xs`: `(B, C, H, W)` → `(B, C_out of the last conv, H/2, W/2)`.
-pub fn block_forward(convs: &[Conv3x3], xs: &Tensor) -> Result<Tensor> {
-    if xs.device().is_cpu() {
-        if convs.is_empty() {
-            return crate::kernels::max_pool2x2(xs); // not built by the model; still a block
-        }
-        // One op for the whole block: the activations' gradients between its layers never
-        // become tensors, and each image passes through the block while it is in cache.
-        let layers: Vec<(&Tensor, &Tensor)> = convs.iter().map(|c| (&c.weight, &c.bias)).collect();
-        return crate::kernels::conv_block(xs, &layers);
+    /// The weights `(C_out, C_in, 3, 3)`.
+    pub fn weight(&self) -> &Tensor {
+        &self.weight
     }
-    let mut xs = xs.clone();
-    for conv in convs {
-        xs = conv.forward(&xs)?; // (B, C_out, H, W), ReLU applied
-    }
-    xs.max_pool2d(2)
-}
 
-impl Module for Conv3x3 {
+    /// This layer alone: `relu(conv3x3(xs) + bias)`.
+    ///
     /// # Shapes
-    /// `xs`: `(B, C_in, H, W)` → `(B, C_out, H, W)`, ReLU applied.
-    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+    /// `xs`: `(B, C_in, H, W)` → `(B, C_out, H, W)`.
+    pub fn forward_relu(&self, xs: &Tensor) -> Result<Tensor> {
         if xs.device().is_cpu() {
             return crate::kernels::conv3x3_relu(xs, &self.weight, &self.bias);
         }
@@ -64,4 +50,28 @@ impl Module for Conv3x3 {
         let c_out = self.bias.dim(0)?;
         ys.broadcast_add(&self.bias.reshape((1, c_out, 1, 1))?)?.relu()
     }
+}
+
+/// A VGG block: `convs` in turn (each with its ReLU), then a 2x2 max-pool.
+///
+/// # Shapes
+/// `xs`: `(B, C, H, W)` → `(B, C_out of the last conv, H/2, W/2)`.
+///
+/// # Errors
+/// If `convs` is empty (the model never builds such a block), or as the ops.
+pub fn block_forward(convs: &[Conv3x3], xs: &Tensor) -> Result<Tensor> {
+    if convs.is_empty() {
+        bail!("a VGG block needs at least one conv layer")
+    }
+    if xs.device().is_cpu() {
+        // One op for the whole block: the activations' gradients between its layers never
+        // become tensors, and each image passes through the block while it is in cache.
+        let layers: Vec<(&Tensor, &Tensor)> = convs.iter().map(|c| (&c.weight, &c.bias)).collect();
+        return crate::kernels::conv_block(xs, &layers);
+    }
+    let mut xs = xs.clone();
+    for conv in convs {
+        xs = conv.forward_relu(&xs)?; // (B, C_out, H, W)
+    }
+    xs.max_pool2d(2)
 }

@@ -1,4 +1,5 @@
-//! MNIST data: IDX parsing from bytes and the in-memory [`Dataset`] (batching order: [`crate::batches`]).
+//! MNIST data: IDX parsing from bytes and the in-memory [`Dataset`] (batching order and batch
+//! tensors: [`crate::batches`]).
 //!
 //! Contract: everything here works on `&[u8]` (gzip-compressed or raw IDX) and never touches the
 //! filesystem or the DOM, so the CLI (which reads files) and the browser worker (which fetches
@@ -9,11 +10,6 @@
 //! pixels scaled to 0..1), the same constants the PyTorch seed used.
 
 use std::io::Read;
-
-use candle_core::{Device, Tensor};
-use rand_chacha::ChaCha8Rng;
-
-use crate::augment::Augment;
 
 /// Side length of an MNIST image.
 pub const IMAGE_SIDE: usize = 28;
@@ -195,34 +191,6 @@ impl Dataset {
             images: self.images[..n * IMAGE_PIXELS].to_vec(),
             labels: self.labels[..n].to_vec(),
         }
-    }
-
-    /// Builds the normalised input tensor `(B, 1, 28, 28)` and label tensor `(B,)` for `indices`,
-    /// applying `augment` (seeded) to each image when given.
-    pub fn batch(
-        &self,
-        indices: &[usize],
-        augment: Option<(&Augment, &mut ChaCha8Rng)>,
-        device: &Device,
-    ) -> candle_core::Result<(Tensor, Tensor)> {
-        let mut pixels = Vec::with_capacity(indices.len() * IMAGE_PIXELS);
-        let mut labels = Vec::with_capacity(indices.len());
-        let mut scratch = [0f32; IMAGE_PIXELS];
-        let mut augment = augment;
-        for &i in indices {
-            for (s, &p) in scratch.iter_mut().zip(self.image(i)) {
-                *s = p as f32 / 255.0;
-            }
-            if let Some((aug, rng)) = augment.as_mut() {
-                scratch = aug.apply(&scratch, rng);
-            }
-            pixels.extend(scratch.iter().map(|&p| normalize(p)));
-            labels.push(self.labels[i] as u32);
-        }
-        let b = indices.len();
-        let xs = Tensor::from_vec(pixels, (b, 1, IMAGE_SIDE, IMAGE_SIDE), device)?; // (B, 1, 28, 28)
-        let ys = Tensor::from_vec(labels, b, device)?; // (B,)
-        Ok((xs, ys))
     }
 }
 

@@ -7,6 +7,7 @@
 use candle_core::Device;
 use serde::{Deserialize, Serialize};
 
+use crate::batches::batch_tensors;
 use crate::data::Dataset;
 use crate::metrics::ConfusionMatrix;
 use crate::model::{argmax_rows, Vgg};
@@ -74,7 +75,7 @@ pub fn evaluate_more(
     let end = data.len().min(start + n.max(1));
     let indices: Vec<usize> = (start..end).collect();
     for chunk in indices.chunks(EVAL_BATCH) {
-        let (xs, ys) = data.batch(chunk, None, device)?;
+        let (xs, ys) = batch_tensors(data, chunk, None, device)?;
         let logits = model.forward_inference(&xs)?; // (B, 10)
         let loss = candle_nn::loss::cross_entropy(&logits, &ys)?.to_scalar::<f32>()?;
         partial.loss_sum += loss as f64 * chunk.len() as f64;

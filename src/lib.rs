@@ -16,9 +16,14 @@
 //! - [`metrics`]: confusion matrix and per-class metrics
 //! - [`checkpoint`]: weights ↔ safetensors bytes
 //! - [`preprocess`]: a drawing → MNIST-style 28x28 input
+//! - [`predictor`]: checkpoint → preprocess → forward, timed (CLI `predict` and the drawing pad)
+//! - [`app`]: the web app's logic without the DOM (settings, state, messages), tested natively
 //! - `bench` (native only): training/eval throughput of the real `Trainer`
 //! - `web` (wasm32 only): the Yew app and the training Web Worker
+//!
+//! The README's Architecture section is the code map, with the invariants that hold across it.
 
+pub mod app;
 pub mod augment;
 pub mod batches;
 #[cfg(not(target_arch = "wasm32"))]
@@ -30,6 +35,7 @@ pub mod evaluation;
 pub mod kernels;
 pub mod metrics;
 pub mod model;
+pub mod predictor;
 pub mod preprocess;
 pub mod schedule;
 pub mod train;

@@ -1,20 +1,20 @@
-//! Tests of the web-only code, run in headless Chromium by wasm-bindgen-test
-//! (`scripts/test-browser.sh`). Natively this file is empty.
+//! Tests of the web-only code (what needs a browser's APIs: IndexedDB, fetch, the DOM, the
+//! helper messages' JS wire form), run in headless Chromium by wasm-bindgen-test
+//! (`scripts/test-browser.sh`). Natively this file is empty; the app's logic without the DOM
+//! (`src/app/`) is tested natively.
 #![cfg(target_arch = "wasm32")]
 
-use std::rc::Rc;
+use std::borrow::Cow;
 
 use candle_core::Device;
+use vgg_mnist::app::helper_protocol::{FromHelper, ToHelper, Update};
+use vgg_mnist::app::settings::TrainSettings;
 use vgg_mnist::checkpoint;
 use vgg_mnist::model::{init_params, ModelConfig};
-use vgg_mnist::web::model_source::ModelSource;
+use vgg_mnist::train::Gradients;
 use vgg_mnist::web::prediction_view::{PredictionView, PredictionViewProps};
-use vgg_mnist::web::predictor::{PredictError, Predictor};
-use vgg_mnist::web::settings::{TrainSettings, WidthPreset};
-use vgg_mnist::web::state::{Action, AppState, ErrorKind};
 use vgg_mnist::web::{fetch, storage};
 use wasm_bindgen_test::*;
-use yew::Reducible;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -24,70 +24,57 @@ fn small_model_bytes() -> Vec<u8> {
     checkpoint::to_bytes(&varmap, &config).expect("serialise")
 }
 
-/// A white canvas with a black vertical bar, as RGBA.
-fn bar_drawing(side: usize) -> Vec<u8> {
-    let mut rgba = vec![255u8; side * side * 4];
-    for y in side / 5..side * 4 / 5 {
-        for x in side * 9 / 20..side * 11 / 20 {
-            rgba[(y * side + x) * 4..(y * side + x) * 4 + 3].fill(0);
-        }
+#[wasm_bindgen_test]
+fn helper_messages_round_trip_through_their_wire_form() {
+    let settings = TrainSettings {
+        workers: 2,
+        ..TrainSettings::default()
+    };
+    let messages = [
+        ToHelper::Init {
+            settings,
+            images: Cow::Owned((0..=255).cycle().take(2 * 784).collect()),
+            labels: Cow::Owned(vec![3, 9]),
+            stream: 2,
+        },
+        ToHelper::Step {
+            update: None,
+            indices: Cow::Owned(vec![5, 0, 59_999]),
+        },
+        ToHelper::Step {
+            update: Some(Update {
+                lr: 0.0125,
+                mean: Cow::Owned(vec![0.5, -1e-7, f32::MAX]),
+            }),
+            indices: Cow::Owned(vec![]),
+        },
+    ];
+    for m in messages {
+        assert_eq!(ToHelper::decode(&m.encode().message.into()).as_ref(), Ok(&m));
     }
-    rgba
-}
-
-#[wasm_bindgen_test]
-fn query_parameters_preset_the_settings() {
-    let s = TrainSettings::from_query("?train_size=5000&epochs=1&batch=64&autostart=1&width=seed");
-    assert_eq!(s.train_size, 5000);
-    assert_eq!(s.epochs, 1);
-    assert_eq!(s.batch_size, 64);
-    assert_eq!(s.width, WidthPreset::Seed);
-    assert!(s.autostart);
-    // Garbage keeps defaults; out-of-range values are clamped.
-    let d = TrainSettings::default();
-    let s = TrainSettings::from_query("?epochs=abc&lr=-1&train_size=99999999&junk");
-    assert_eq!((s.epochs, s.lr, s.train_size), (d.epochs, d.lr, 60_000));
-    assert!(!TrainSettings::from_query("").autostart);
-    // Workers: one per core up to four unless the query says; clamped to 1..=8.
-    assert_eq!(TrainSettings::from_query_on("", 2).workers, 2);
-    assert_eq!(TrainSettings::from_query_on("", 16).workers, 4);
-    assert_eq!(TrainSettings::from_query_on("?workers=1", 16).workers, 1);
-    assert_eq!(TrainSettings::from_query_on("?workers=0", 2).workers, 1);
-    assert_eq!(TrainSettings::from_query_on("?workers=99", 2).workers, 8);
-}
-
-#[wasm_bindgen_test]
-fn predictor_reads_a_drawing_and_refuses_an_empty_one() {
-    let p = Predictor::from_bytes(&small_model_bytes()).expect("valid checkpoint");
-    let pred = p.predict_rgba(&bar_drawing(140), 140, 140).expect("prediction");
-    assert_eq!(pred.probabilities.len(), 10);
-    assert!((pred.probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-4);
-    assert!(pred.digit < 10 && pred.latency_ms >= 0.0);
-    // The bar lands in the middle of the 28x28 input.
-    assert!(pred.input[14 * 28 + 14] > 0.5);
-    let blank = vec![255u8; 140 * 140 * 4];
-    assert!(matches!(p.predict_rgba(&blank, 140, 140), Err(PredictError::Empty)));
-    assert!(p.predict_rgba(&blank, 10, 10).is_err());
-}
-
-#[wasm_bindgen_test]
-fn a_bad_upload_is_an_error_and_keeps_the_model() {
-    let state = Rc::new(AppState::default()).reduce(Action::ModelBytes {
-        source: ModelSource::Pretrained,
-        bytes: Rc::new(small_model_bytes()),
-        activate: false,
-    });
-    assert_eq!(state.source, Some(ModelSource::Pretrained));
-    let state = state.reduce(Action::ModelBytes {
-        source: ModelSource::Uploaded,
-        bytes: Rc::new(b"not a model".to_vec()),
-        activate: true,
-    });
-    let error = state.error.as_ref().expect("an error is shown");
-    assert_eq!(error.kind, ErrorKind::Upload);
-    assert!(error.message.contains("safetensors"), "{}", error.message);
-    assert_eq!(state.source, Some(ModelSource::Pretrained));
-    assert!(state.models.get(ModelSource::Uploaded).is_none());
+    let replies = [
+        FromHelper::Ready,
+        FromHelper::Failed("could not load: 404".into()),
+        FromHelper::Grads(Gradients {
+            values: vec![1.0, 2.5, -3.0],
+            loss_sum: 12.75,
+            correct: 7,
+            images: 9,
+        }),
+    ];
+    for r in replies {
+        assert_eq!(FromHelper::decode(&r.encode().message.into()), r);
+    }
+    // Nonsense is an error, never a panic.
+    let junk = wasm_bindgen::JsValue::from_str("junk");
+    assert!(ToHelper::decode(&junk).is_err());
+    assert!(matches!(FromHelper::decode(&junk), FromHelper::Failed(_)));
+    let step_without_indices = js_sys::Object::new();
+    js_sys::Reflect::set(&step_without_indices, &"kind".into(), &"step".into()).unwrap();
+    assert_eq!(
+        ToHelper::decode(&step_without_indices.into()),
+        Err("a step without indices".to_string())
+    );
 }
 
 #[wasm_bindgen_test]

@@ -22,7 +22,8 @@ use std::mem::MaybeUninit;
 
 use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 
-use super::im2col::{im2col, matmul, matmul_into, Geometry, Mat};
+use super::im2col::{im2col, Geometry};
+use super::matmul::{matmul, matmul_into, Mat};
 use super::{f32_slice, for_each_image};
 
 /// Geometry of weights `(C_out, C_in, 3, 3)` applied to `H x W` images.

@@ -23,10 +23,9 @@
 mod block_op;
 mod conv_op;
 mod im2col;
+mod matmul;
 mod pool;
 mod recycle;
-#[cfg(target_arch = "wasm32")]
-mod simd128;
 #[cfg(test)]
 mod tests;
 
@@ -47,18 +46,6 @@ use candle_core::{bail, CpuStorage, CustomOp3, DType, Layout, Result, Tensor};
 /// If a tensor is not f32 on the CPU, or the shapes do not fit together.
 pub fn conv3x3_relu(xs: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
     apply_conv("conv3x3_relu", xs, weight, bias, conv_op::Conv3x3Relu)
-}
-
-/// `max_pool2x2(relu(conv3x3(xs, weight) + bias))` in one op: [`conv_block`] with one layer.
-///
-/// # Shapes
-/// `xs`: `(B, C_in, H, W)`, `weight`: `(C_out, C_in, 3, 3)`, `bias`: `(C_out,)` →
-/// `(B, C_out, H/2, W/2)`.
-///
-/// # Errors
-/// As [`conv_block`].
-pub fn conv3x3_relu_pool(xs: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
-    conv_block(xs, &[(weight, bias)])
 }
 
 /// A whole VGG block in one op: `relu(conv3x3(·) + bias)` for each `(weight, bias)` layer in

@@ -8,7 +8,8 @@ use yew::prelude::*;
 use yew_agent::reactor::ReactorProvider;
 use yew_agent::Reach;
 
-use super::page::{query_string, Page};
+use super::env::query_string;
+use super::page::Page;
 use super::worker::TrainerReactor;
 use super::worker_build::WorkerBuild;
 

@@ -10,12 +10,12 @@ use std::rc::Rc;
 
 use yew::prelude::*;
 
+use crate::app::protocol::EvalReport;
+use crate::app::state::EvalSet;
 use crate::data::IMAGE_PIXELS;
 use crate::metrics::ConfusionMatrix;
 
 use super::digit_image::DigitImage;
-use super::protocol::EvalReport;
-use super::state::EvalSet;
 
 /// At most this many examples are shown for a cell.
 const MAX_EXAMPLES: usize = 40;
@@ -31,7 +31,7 @@ pub struct ConfusionViewProps {
 #[component]
 pub fn ConfusionView(props: &ConfusionViewProps) -> Html {
     let empty = ConfusionMatrix::default();
-    let cm = props.report.as_ref().map_or(&empty, |r| &r.confusion);
+    let cm = props.report.as_ref().map_or(&empty, |r| &r.evaluation.confusion);
     let rows = (0..10).map(|t| {
         let row_total: u64 = cm.counts[t].iter().sum();
         let cells = (0..10).map(|p| {
@@ -109,6 +109,7 @@ fn examples(props: &ConfusionViewProps) -> Html {
         return html! {};
     };
     let hits: Vec<usize> = report
+        .evaluation
         .predictions
         .iter()
         .zip(&set.labels)

@@ -5,8 +5,8 @@
 
 use yew::prelude::*;
 
-use super::protocol::FailureKind;
-use super::state::{AppError, ErrorKind};
+use crate::app::protocol::FailureKind;
+use crate::app::state::{AppError, ErrorKind};
 
 #[derive(Properties, PartialEq)]
 pub struct ErrorBannerProps {

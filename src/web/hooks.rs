@@ -1,6 +1,6 @@
-//! The page's side effects at its edges: fetching the shipped weights, restoring the
-//! browser-trained ones, and noticing a crashed worker. Each turns its outcome into an
-//! [`Action`]; none holds state of its own.
+//! The page's side effects at its edges: fetching the shipped weights, saving and restoring the
+//! browser-trained ones (IndexedDB), and noticing a crashed worker. Each turns its outcome into
+//! an [`Action`]; none holds state of its own.
 
 use std::rc::Rc;
 
@@ -8,9 +8,10 @@ use wasm_bindgen::prelude::*;
 use web_sys::ErrorEvent;
 use yew::prelude::*;
 
+use crate::app::model_source::ModelSource;
+use crate::app::state::{Action, AppState, ErrorKind};
+
 use super::fetch::fetch_bytes;
-use super::model_source::ModelSource;
-use super::state::{Action, AppState, ErrorKind};
 use super::storage;
 
 /// Where Trunk puts the shipped pretrained weights (copied from `www/model/`).
@@ -26,6 +27,14 @@ pub async fn load_pretrained(dispatch: UseReducerDispatcher<AppState>) {
         }),
         Err(e) => dispatch.dispatch(Action::Failed(ErrorKind::Pretrained, e)),
     }
+}
+
+/// Saves a snapshot of the browser-trained weights, so a reload restores them. Storage being
+/// unavailable (a private window) is not an error worth a banner: the page works without it.
+pub fn save_snapshot(weights: Vec<u8>) {
+    wasm_bindgen_futures::spawn_local(async move {
+        let _ = storage::save_trained(&weights).await;
+    });
 }
 
 /// Offers the model trained in this browser before the last reload, if IndexedDB has one.

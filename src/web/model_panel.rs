@@ -14,8 +14,9 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{Blob, BlobPropertyBag, HtmlAnchorElement, HtmlInputElement, Url};
 use yew::prelude::*;
 
+use crate::app::model_source::ModelSource;
+
 use super::fetch::describe;
-use super::model_source::ModelSource;
 
 #[derive(Properties, PartialEq)]
 pub struct ModelPanelProps {

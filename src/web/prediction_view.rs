@@ -9,9 +9,9 @@ use std::rc::Rc;
 use yew::prelude::*;
 
 use crate::data::IMAGE_PIXELS;
+use crate::predictor::Prediction;
 
 use super::digit_image::DigitImage;
-use super::predictor::Prediction;
 
 #[derive(Properties, PartialEq)]
 pub struct PredictionViewProps {

@@ -10,8 +10,9 @@
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
-use super::settings::{TrainSettings, WidthPreset};
-use super::state::{RunProgress, RunState};
+use crate::app::settings::{TrainSettings, WidthPreset};
+use crate::app::state::{RunProgress, RunState};
+
 use super::worker_build::WorkerBuild;
 
 /// What the buttons ask for.

@@ -2,27 +2,23 @@
 //! schedule.
 //!
 //! Contract: [`TrainingRun::tick`] runs exactly one `Trainer::step` (plus a quick evaluation on
-//! the first 1,000 test images when one is due) and returns the messages for the page, so the
-//! worker can yield to its event loop between ticks and a Pause or Stop waits for at most one
-//! batch and one evaluation. After the last batch, each tick scores the next 500 test images
+//! the first 1,000 test images when [`EvalSchedule`] says one is due) and returns the messages
+//! for the page, so the worker can yield to its event loop between ticks and a Pause or Stop
+//! waits for at most one batch and one evaluation. After the last batch, each tick scores the next 500 test images
 //! until all are scored; only then is the run done. Evaluation time is kept out of images/s.
 
 use web_time::Instant;
 
+use crate::app::eval_schedule::EvalSchedule;
+use crate::app::protocol::{EvalReport, FailureKind, Progress, WorkerOutput};
+use crate::app::settings::{TrainSettings, QUICK_EVAL_SIZE};
 use crate::data::Dataset;
 use crate::train::{Evaluation, PartialEvaluation, TrainError, Trainer};
 
 use super::parallel::HelperPool;
-use super::protocol::{EvalReport, FailureKind, Progress, WorkerOutput};
-use super::settings::{TrainSettings, QUICK_EVAL_SIZE};
 
 /// Progress messages are sent at most this often, so the page is not flooded with renders.
 const PROGRESS_INTERVAL_S: f64 = 0.15;
-/// Training seconds between evaluations, at least.
-const MIN_EVAL_INTERVAL_S: f64 = 4.0;
-/// Evaluations may take at most this share of the time (they are skipped until enough training
-/// time has passed), so a wide model, whose evaluations are slow, still trains mostly.
-const MAX_EVAL_SHARE: f64 = 0.2;
 /// Test images scored per tick once training is over: a few tenths of a second even for the
 /// seed model, so Stop still answers quickly while the whole test set is scored.
 const SCORE_SLICE: usize = 500;
@@ -39,8 +35,8 @@ pub struct TrainingRun {
     train_seconds: f64,
     images_done: usize,
     smoothed_loss: Option<f32>,
-    since_eval_s: f64,
-    last_eval_s: f64,
+    /// When the quick evaluations run.
+    schedule: EvalSchedule,
     last_progress: Option<Instant>,
     /// After the last batch: the final evaluation on the whole test set, a slice per tick.
     scoring: Option<PartialEvaluation>,
@@ -81,8 +77,7 @@ impl TrainingRun {
             train_seconds: 0.0,
             images_done: 0,
             smoothed_loss: None,
-            since_eval_s: 0.0,
-            last_eval_s: 0.0,
+            schedule: EvalSchedule::default(),
             last_progress: None,
             scoring: None,
             scored_all: false,
@@ -143,20 +138,18 @@ impl TrainingRun {
         let took = start.elapsed().as_secs_f64();
         let mut out = self.take_notices();
         self.train_seconds += took;
-        self.since_eval_s += took;
+        self.schedule.trained(took);
         self.images_done += stats.batch_size;
         self.smoothed_loss = Some(match self.smoothed_loss {
             None => stats.loss,
             Some(s) => s + LOSS_SMOOTHING * (stats.loss - s),
         });
 
-        let epoch_ended = self.trainer.steps_done() % self.trainer.steps_per_epoch() == 0;
         // The quick evaluations run during training; after the last batch the next ticks score
         // the whole test set instead (`score_slice`).
         let last = self.trainer.is_done();
-        let periodic =
-            self.since_eval_s >= MIN_EVAL_INTERVAL_S && self.since_eval_s * MAX_EVAL_SHARE >= self.last_eval_s;
-        let eval_due = !last && (epoch_ended || periodic);
+        let t = &self.trainer;
+        let eval_due = self.schedule.due(t.steps_done(), t.steps_per_epoch(), t.total_steps());
         let progress_due = self
             .last_progress
             .is_none_or(|t| t.elapsed().as_secs_f64() >= PROGRESS_INTERVAL_S);
@@ -187,7 +180,7 @@ impl TrainingRun {
             smoothed_loss: self.smoothed_loss.unwrap_or(loss),
             images_per_second: self.images_done as f64 / self.train_seconds.max(1e-9),
             workers: self.workers(),
-            eta_seconds: per_step * (self.trainer.total_steps() - steps) as f64 * (1.0 + MAX_EVAL_SHARE / 2.0),
+            eta_seconds: EvalSchedule::eta_seconds(per_step, self.trainer.total_steps() - steps),
         }
     }
 
@@ -197,8 +190,7 @@ impl TrainingRun {
         let start = Instant::now();
         let eval = self.trainer.evaluate(&self.quick_set).map_err(failure)?;
         let report = self.report(eval)?;
-        self.last_eval_s = start.elapsed().as_secs_f64();
-        self.since_eval_s = 0.0;
+        self.schedule.evaluated(start.elapsed().as_secs_f64());
         Ok(report)
     }
 
@@ -226,10 +218,7 @@ impl TrainingRun {
             .map_err(|e| (FailureKind::Training, e.to_string()))?;
         Ok(EvalReport {
             step: self.trainer.steps_done(),
-            accuracy: eval.accuracy,
-            loss: eval.loss,
-            confusion: eval.confusion,
-            predictions: eval.predictions,
+            evaluation: eval,
             weights,
         })
     }

@@ -12,11 +12,11 @@ use futures::{FutureExt, SinkExt, StreamExt};
 use yew_agent::prelude::*;
 use yew_agent::reactor::ReactorScope;
 
+use crate::app::protocol::{FailureKind, WorkerInput, WorkerOutput};
+use crate::app::settings::TrainSettings;
 use crate::data::{self, Mnist};
 
 use super::fetch::fetch_bytes;
-use super::protocol::{FailureKind, WorkerInput, WorkerOutput};
-use super::settings::TrainSettings;
 use super::training_run::{Failure, TrainingRun};
 
 /// Entry point of the worker binary (`src/bin/worker.rs`).

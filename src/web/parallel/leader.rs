@@ -1,28 +1,30 @@
 //! The training worker's side of data-parallel training: [`HelperPool`] starts the helpers,
 //! hands them the data, and runs each step across them (protocol in the parent module).
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use futures::channel::mpsc;
 use futures::future::Either;
 use futures::StreamExt;
-use js_sys::{Float32Array, Object, Uint32Array, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Blob, BlobPropertyBag, ErrorEvent, MessageEvent, Url, Worker, WorkerOptions};
 use web_time::Instant;
 
+use crate::app::helper_protocol::{FromHelper, ToHelper, Update};
+use crate::app::settings::TrainSettings;
 use crate::data::Dataset;
-use crate::train::{Gradients, StepStats, TrainError, Trainer};
+use crate::train::{split, StepStats, TrainError, Trainer};
 
-use super::super::settings::TrainSettings;
-use super::{describe, get, message, set, HELPER_NAME};
+use super::codec::Encoded;
+use super::{describe, HELPER_NAME};
 
 /// The leader's helpers.
 pub struct HelperPool {
     helpers: Vec<Helper>,
-    /// The `init` message, until every helper has had it.
-    init: Option<Object>,
+    /// What `init` gives each helper, until every helper has had it.
+    init: Option<(TrainSettings, Dataset)>,
     /// The last step's learning rate and mean gradient: sent with the next step, so that each
     /// helper's weights follow the leader's before it computes again.
     pending: Option<(f64, Vec<f32>)>,
@@ -36,18 +38,12 @@ struct Helper {
     loader: String,
     /// Whether it has said it is ready and been sent `init`.
     initialised: bool,
-    replies: mpsc::UnboundedReceiver<Reply>,
+    replies: mpsc::UnboundedReceiver<FromHelper>,
     /// The sending end of `replies`, for failures noticed on this side.
-    failures: mpsc::UnboundedSender<Reply>,
+    failures: mpsc::UnboundedSender<FromHelper>,
     // Kept alive as long as the worker: JS calls them.
     _on_message: Closure<dyn FnMut(MessageEvent)>,
     _on_error: Closure<dyn FnMut(ErrorEvent)>,
-}
-
-enum Reply {
-    Ready,
-    Grads(Gradients),
-    Failed(String),
 }
 
 impl HelperPool {
@@ -57,17 +53,12 @@ impl HelperPool {
     /// # Errors
     /// If the browser refuses to start a worker.
     pub fn start(count: usize, script_url: &str, settings: &TrainSettings, train: &Dataset) -> Result<Self, String> {
-        let settings = serde_json::to_string(settings).map_err(|e| e.to_string())?;
-        let init = message("init");
-        set(&init, "settings", &settings.into());
-        set(&init, "images", &Uint8Array::from(&train.images[..]).into());
-        set(&init, "labels", &Uint8Array::from(&train.labels[..]).into());
         let helpers = (0..count)
             .map(|_| Helper::start(script_url))
             .collect::<Result<_, _>>()?;
         Ok(Self {
             helpers,
-            init: Some(init),
+            init: Some((settings.clone(), train.clone())),
             pending: None,
             notices: Vec::new(),
         })
@@ -90,17 +81,14 @@ impl HelperPool {
         let slices = split(&planned.indices, self.workers());
         let pending = self.pending.take();
         for (helper, slice) in self.helpers.iter().zip(&slices[1..]) {
-            let msg = message("step");
-            if let Some((lr, update)) = &pending {
-                set(&msg, "lr", &(*lr).into());
-                set(&msg, "update", &Float32Array::from(&update[..]).into());
-            }
-            let indices: Vec<u32> = slice.iter().map(|&i| i as u32).collect();
-            set(&msg, "indices", &Uint32Array::from(&indices[..]).into());
-            if let Err(e) = helper.worker.post_message(&msg) {
-                // No reply will come: queue the failure where the reply would arrive.
-                let _ = helper.failures.unbounded_send(Reply::Failed(describe(e)));
-            }
+            let step = ToHelper::Step {
+                update: pending.as_ref().map(|(lr, mean)| Update {
+                    lr: *lr,
+                    mean: Cow::Borrowed(mean),
+                }),
+                indices: slice.iter().map(|&i| i as u32).collect(),
+            };
+            helper.send(&step.encode());
         }
         let started = Instant::now();
         let mut total = trainer.gradients(slices[0])?;
@@ -112,32 +100,29 @@ impl HelperPool {
         for (i, (helper, slice)) in self.helpers.iter_mut().zip(&slices[1..]).enumerate() {
             let left = deadline.saturating_sub(waited.elapsed());
             let grads = match next_reply(&mut helper.replies, left).await {
-                Some(Reply::Grads(g)) if g.images == slice.len() && g.values.len() == total.values.len() => Ok(g),
-                Some(Reply::Grads(g)) => Err(format!(
+                Some(FromHelper::Grads(g)) if g.images == slice.len() && g.values.len() == total.values.len() => Ok(g),
+                Some(FromHelper::Grads(g)) => Err(format!(
                     "returned {} gradients for {} images, expected {} for {}",
                     g.values.len(),
                     g.images,
                     total.values.len(),
                     slice.len()
                 )),
-                Some(Reply::Failed(why)) => Err(why),
-                Some(Reply::Ready) => Err("said ready twice".into()),
+                Some(FromHelper::Failed(why)) => Err(why),
+                Some(FromHelper::Ready) => Err("said ready twice".into()),
                 None => Err("stopped answering".into()),
             };
             let grads = match grads {
                 Ok(g) => g,
                 Err(why) => {
                     // Nothing is lost: the leader computes the slice itself, and the helper goes.
-                    self.notices.push(format!("helper worker {} stopped ({why})", i + 1));
-                    failed.push(i);
+                    failed.push((i, why));
                     trainer.gradients(slice)?
                 }
             };
             total.add(&grads)?;
         }
-        for i in failed.into_iter().rev() {
-            self.helpers.remove(i).stop();
-        }
+        self.drop_helpers(failed);
         let (stats, mean) = trainer.apply(&planned, &total)?;
         self.pending = Some((planned.lr, mean));
         Ok(stats)
@@ -149,36 +134,45 @@ impl HelperPool {
     /// a worker's messages are dispatched as soon as its script has run, but the helper installs
     /// its handler only after its wasm module has loaded; earlier messages would be lost.
     async fn initialise(&mut self) {
-        let Some(init) = &self.init else { return };
+        let Some((settings, train)) = self.init.take() else {
+            return;
+        };
         // One deadline for all: the helpers load in parallel.
         let waited = Instant::now();
         let mut failed = Vec::new();
         for (i, helper) in self.helpers.iter_mut().enumerate().filter(|(_, h)| !h.initialised) {
             let left = LOAD_WAIT.saturating_sub(waited.elapsed());
-            let ready = match next_reply(&mut helper.replies, left).await {
-                Some(Reply::Ready) => {
+            match next_reply(&mut helper.replies, left).await {
+                Some(FromHelper::Ready) => {
                     // Its module has loaded: the loader URL is no longer needed.
                     let _ = Url::revoke_object_url(&helper.loader);
-                    // Replicas differ only in the random stream of their augmentations.
-                    set(init, "stream", &((i + 1) as f64).into());
-                    helper.worker.post_message(init).map_err(describe)
+                    let init = ToHelper::Init {
+                        settings: settings.clone(),
+                        images: Cow::Borrowed(&train.images),
+                        labels: Cow::Borrowed(&train.labels),
+                        // Replicas differ only in the random stream of their augmentations.
+                        stream: (i + 1) as u64,
+                    };
+                    helper.send(&init.encode());
+                    helper.initialised = true;
                 }
-                Some(Reply::Failed(why)) => Err(why),
-                Some(Reply::Grads(_)) => Err("sent gradients before init".into()),
-                None => Err("stopped answering".into()),
-            };
-            match ready {
-                Ok(()) => helper.initialised = true,
-                Err(why) => {
-                    self.notices.push(format!("helper worker {} stopped ({why})", i + 1));
-                    failed.push(i);
-                }
+                Some(FromHelper::Failed(why)) => failed.push((i, why)),
+                Some(FromHelper::Grads(_)) => failed.push((i, "sent gradients before init".into())),
+                None => failed.push((i, "stopped answering".into())),
             }
         }
-        for i in failed.into_iter().rev() {
+        self.drop_helpers(failed);
+    }
+
+    /// The one place helpers go: each `(index, why)` (indices ascending) is told to the page,
+    /// then stopped and removed.
+    fn drop_helpers(&mut self, failed: Vec<(usize, String)>) {
+        for (i, why) in &failed {
+            self.notices.push(format!("helper worker {} stopped ({why})", i + 1));
+        }
+        for (i, _) in failed.into_iter().rev() {
             self.helpers.remove(i).stop();
         }
-        self.init = None;
     }
 }
 
@@ -200,7 +194,7 @@ impl Helper {
         let on_message = {
             let tx = tx.clone();
             Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
-                let _ = tx.unbounded_send(parse_reply(&e.data()));
+                let _ = tx.unbounded_send(FromHelper::decode(&e.data()));
             })
         };
         // An uncaught error (a panic in the helper's wasm) ends its usefulness: fail its step.
@@ -208,7 +202,7 @@ impl Helper {
             let tx = tx.clone();
             Closure::<dyn FnMut(ErrorEvent)>::new(move |e: ErrorEvent| {
                 e.prevent_default();
-                let _ = tx.unbounded_send(Reply::Failed(format!("crashed: {}", e.message())));
+                let _ = tx.unbounded_send(FromHelper::Failed(format!("crashed: {}", e.message())));
             })
         };
         worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
@@ -233,15 +227,26 @@ const MIN_WAIT: Duration = Duration::from_secs(5);
 const LOAD_WAIT: Duration = Duration::from_secs(20);
 
 /// The next reply of a helper, or `Failed` after `wait` without one.
-async fn next_reply(replies: &mut mpsc::UnboundedReceiver<Reply>, wait: Duration) -> Option<Reply> {
+async fn next_reply(replies: &mut mpsc::UnboundedReceiver<FromHelper>, wait: Duration) -> Option<FromHelper> {
     let timeout = gloo_timers::future::TimeoutFuture::new(wait.as_millis().min(u32::MAX as u128) as u32);
     match futures::future::select(replies.next(), timeout).await {
         Either::Left((reply, _)) => reply,
-        Either::Right(_) => Some(Reply::Failed(format!("no answer within {:.1} s", wait.as_secs_f64()))),
+        Either::Right(_) => Some(FromHelper::Failed(format!(
+            "no answer within {:.1} s",
+            wait.as_secs_f64()
+        ))),
     }
 }
 
 impl Helper {
+    /// Posts a message; if that fails, no reply will come, so the failure is queued where the
+    /// reply would arrive.
+    fn send(&self, encoded: &Encoded) {
+        if let Err(e) = (self.worker).post_message_with_transfer(&encoded.message, &encoded.transfer) {
+            let _ = self.failures.unbounded_send(FromHelper::Failed(describe(e)));
+        }
+    }
+
     /// Ends the worker; its handlers are detached first, so that no event queued for them calls
     /// a dropped closure.
     fn stop(&self) {
@@ -274,54 +279,4 @@ fn loader_url(script_url: &str) -> Result<String, String> {
     let parts = js_sys::Array::of1(&source.into());
     let blob = Blob::new_with_str_sequence_and_options(&parts, &options).map_err(describe)?;
     Url::create_object_url_with_blob(&blob).map_err(describe)
-}
-
-/// `indices` in `parts` contiguous slices whose sizes differ by at most one.
-fn split(indices: &[usize], parts: usize) -> Vec<&[usize]> {
-    let parts = parts.max(1);
-    let (base, extra) = (indices.len() / parts, indices.len() % parts);
-    let mut out = Vec::with_capacity(parts);
-    let mut rest = indices;
-    for p in 0..parts {
-        let (slice, after) = rest.split_at(base + usize::from(p < extra));
-        out.push(slice);
-        rest = after;
-    }
-    out
-}
-
-fn parse_reply(data: &JsValue) -> Reply {
-    let kind = get(data, "kind").as_string().unwrap_or_default();
-    match kind.as_str() {
-        "grads" => {
-            let values = get(data, "values").dyn_into::<Float32Array>().map(|a| a.to_vec());
-            let number = |k| get(data, k).as_f64().unwrap_or(f64::NAN);
-            match values {
-                Ok(values) => Reply::Grads(Gradients {
-                    values,
-                    loss_sum: number("loss_sum"),
-                    correct: number("correct") as usize,
-                    images: number("images") as usize,
-                }),
-                Err(_) => Reply::Failed("sent gradients without values".into()),
-            }
-        }
-        "ready" => Reply::Ready,
-        "failed" => Reply::Failed(get(data, "message").as_string().unwrap_or_default()),
-        other => Reply::Failed(format!("sent an unknown message {other:?}")),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::split;
-
-    #[test]
-    fn split_is_contiguous_and_even() {
-        let v: Vec<usize> = (0..10).collect();
-        let parts = split(&v, 3);
-        assert_eq!(parts.iter().map(|p| p.len()).collect::<Vec<_>>(), [4, 3, 3]);
-        assert_eq!(parts.concat(), v);
-        assert_eq!(split(&v[..2], 3).iter().map(|p| p.len()).collect::<Vec<_>>(), [1, 1, 0]);
-    }
 }

@@ -1,16 +1,16 @@
 //! The page's state as a reducer: [`AppState`] changes only through [`Action`]s.
 //!
 //! Contract: components render from `AppState` and dispatch `Action`s; nothing here touches the
-//! DOM, the network or storage, so every transition is a plain function of (state, action).
+//! DOM, the network or storage, so every transition is a plain function of (state, action),
+//! compiled and tested natively ([`AppState::apply`]; `web/` wraps it as Yew's `Reducible`).
 //! Loading a model into the predictor happens here because it is pure (bytes → validated model)
 //! and decides which error, if any, the page shows.
 
 use std::rc::Rc;
 
-use yew::Reducible;
+use crate::predictor::{Prediction, Predictor};
 
 use super::model_source::{ModelSource, Models};
-use super::predictor::{Prediction, Predictor};
 use super::protocol::{EvalReport, FailureKind, WorkerOutput};
 use super::settings::TrainSettings;
 
@@ -204,7 +204,7 @@ impl AppState {
             }
             WorkerOutput::Scoring { scored, total } => p.scoring = Some((scored, total)),
             WorkerOutput::Evaluated(mut report) => {
-                p.accuracy_history.push((report.step, report.accuracy));
+                p.accuracy_history.push((report.step, report.evaluation.accuracy));
                 let weights = Rc::new(std::mem::take(&mut report.weights));
                 self.last_eval = Some(Rc::new(report));
                 self.models.set(ModelSource::Trained, Some(weights));
@@ -228,38 +228,36 @@ impl AppState {
     }
 }
 
-impl Reducible for AppState {
-    type Action = Action;
-
-    fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
-        let mut s = (*self).clone();
+impl AppState {
+    /// The state after `action`.
+    pub fn apply(&mut self, action: Action) {
         match action {
-            Action::SetSettings(settings) => s.settings = settings.clamped(),
+            Action::SetSettings(settings) => self.settings = settings.clamped(),
             Action::StartRequested => {
-                s.run = Some(RunState::Loading);
-                s.progress = RunProgress::default();
-                s.follow_training = true;
-                if matches!(s.error.as_ref().map(|e| e.kind), Some(ErrorKind::Training(_))) {
-                    s.error = None;
+                self.run = Some(RunState::Loading);
+                self.progress = RunProgress::default();
+                self.follow_training = true;
+                if matches!(self.error.as_ref().map(|e| e.kind), Some(ErrorKind::Training(_))) {
+                    self.error = None;
                 }
             }
-            Action::Worker(output) => s.on_worker(output),
+            Action::Worker(output) => self.on_worker(output),
             Action::WorkerCrashed(message) => {
-                s.run = Some(RunState::Error);
-                s.fail(ErrorKind::WorkerCrash, message);
+                self.run = Some(RunState::Error);
+                self.fail(ErrorKind::WorkerCrash, message);
             }
             Action::ResetTraining => {
-                s.run = None;
-                s.progress = RunProgress::default();
-                s.last_eval = None;
-                s.eval_set = None;
-                s.selected_cell = None;
-                s.follow_training = false;
+                self.run = None;
+                self.progress = RunProgress::default();
+                self.last_eval = None;
+                self.eval_set = None;
+                self.selected_cell = None;
+                self.follow_training = false;
                 if matches!(
-                    s.error.as_ref().map(|e| e.kind),
+                    self.error.as_ref().map(|e| e.kind),
                     Some(ErrorKind::Training(_) | ErrorKind::WorkerCrash)
                 ) {
-                    s.error = None;
+                    self.error = None;
                 }
             }
             Action::ModelBytes {
@@ -267,24 +265,97 @@ impl Reducible for AppState {
                 bytes,
                 activate,
             } => {
-                if s.error.as_ref().is_some_and(|e| e.kind == ErrorKind::Upload) {
-                    s.error = None;
+                if self.error.as_ref().is_some_and(|e| e.kind == ErrorKind::Upload) {
+                    self.error = None;
                 }
-                s.models.set(source, Some(bytes));
-                if activate || s.source.is_none() || s.source == Some(source) {
-                    s.activate(source);
+                self.models.set(source, Some(bytes));
+                if activate || self.source.is_none() || self.source == Some(source) {
+                    self.activate(source);
                 }
             }
             Action::UseModel(source) => {
-                s.follow_training = source == ModelSource::Trained && s.run_state().is_active();
-                s.activate(source);
+                self.follow_training = source == ModelSource::Trained && self.run_state().is_active();
+                self.activate(source);
             }
-            Action::Failed(kind, message) => s.fail(kind, message),
-            Action::Predicted(p) => s.prediction = p,
-            Action::SelectCell(cell) => s.selected_cell = cell,
-            Action::DismissError => s.error = None,
-            Action::Notice(n) => s.notice = n,
+            Action::Failed(kind, message) => self.fail(kind, message),
+            Action::Predicted(p) => self.prediction = p,
+            Action::SelectCell(cell) => self.selected_cell = cell,
+            Action::DismissError => self.error = None,
+            Action::Notice(n) => self.notice = n,
         }
-        Rc::new(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::Device;
+
+    use super::*;
+    use crate::checkpoint;
+    use crate::evaluation::Evaluation;
+    use crate::model::{init_params, ModelConfig};
+
+    fn small_model_bytes(seed: u64) -> Vec<u8> {
+        let config = ModelConfig::small();
+        let varmap = init_params(&config, seed, &Device::Cpu).expect("init");
+        checkpoint::to_bytes(&varmap, &config).expect("serialise")
+    }
+
+    fn with_pretrained() -> AppState {
+        let mut state = AppState::default();
+        state.apply(Action::ModelBytes {
+            source: ModelSource::Pretrained,
+            bytes: Rc::new(small_model_bytes(7)),
+            activate: false,
+        });
+        state
+    }
+
+    #[test]
+    fn a_bad_upload_is_an_error_and_keeps_the_model() {
+        let mut state = with_pretrained();
+        assert_eq!(state.source, Some(ModelSource::Pretrained));
+        state.apply(Action::ModelBytes {
+            source: ModelSource::Uploaded,
+            bytes: Rc::new(b"not a model".to_vec()),
+            activate: true,
+        });
+        let error = state.error.as_ref().expect("an error is shown");
+        assert_eq!(error.kind, ErrorKind::Upload);
+        assert!(error.message.contains("safetensors"), "{}", error.message);
+        assert_eq!(state.source, Some(ModelSource::Pretrained));
+        assert!(state.models.get(ModelSource::Uploaded).is_none());
+    }
+
+    #[test]
+    fn a_run_follows_its_snapshots_until_another_model_is_chosen() {
+        let mut state = with_pretrained();
+        state.apply(Action::StartRequested);
+        assert_eq!(state.run_state(), RunState::Loading);
+        let report = |step| EvalReport {
+            step,
+            evaluation: Evaluation {
+                accuracy: 0.5,
+                loss: 1.0,
+                confusion: Default::default(),
+                predictions: vec![],
+            },
+            weights: small_model_bytes(step as u64),
+        };
+        state.apply(Action::Worker(WorkerOutput::Evaluated(report(10))));
+        assert_eq!(state.source, Some(ModelSource::Trained));
+        assert_eq!(state.progress.accuracy_history, [(10, 0.5)]);
+        state.apply(Action::UseModel(ModelSource::Pretrained));
+        state.apply(Action::Worker(WorkerOutput::Evaluated(report(20))));
+        assert_eq!(state.source, Some(ModelSource::Pretrained), "the user's choice stays");
+        state.apply(Action::Worker(WorkerOutput::Failed {
+            kind: FailureKind::Diverged,
+            message: "diverged".into(),
+        }));
+        assert_eq!(state.run_state(), RunState::Error);
+        assert_eq!(
+            state.error.as_ref().map(|e| e.kind),
+            Some(ErrorKind::Training(FailureKind::Diverged))
+        );
     }
 }

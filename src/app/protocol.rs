@@ -1,4 +1,5 @@
-//! Messages between the page and the training worker.
+//! Messages between the page and the training worker (the worker and its helpers speak
+//! [`super::helper_protocol`]).
 //!
 //! Contract: the page only asks ([`WorkerInput`]); the worker owns the data and the
 //! [`crate::train::Trainer`] and reports everything the page shows ([`WorkerOutput`]). Weights
@@ -7,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::metrics::ConfusionMatrix;
+use crate::evaluation::Evaluation;
 
 use super::settings::TrainSettings;
 
@@ -103,15 +104,64 @@ pub struct Progress {
     pub eta_seconds: f64,
 }
 
+/// An evaluation of a run's weights on the first `evaluation.predictions.len()` MNIST test
+/// images, with those weights.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EvalReport {
     /// Steps done when the weights were scored.
     pub step: usize,
-    pub accuracy: f64,
-    pub loss: f64,
-    pub confusion: ConfusionMatrix,
-    /// Predicted digit of each held-out image, in order.
-    pub predictions: Vec<u8>,
+    pub evaluation: Evaluation,
     /// The scored weights as safetensors bytes.
     pub weights: Vec<u8>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::ConfusionMatrix;
+
+    /// yew-agent moves reactor messages through serde; every variant must survive the trip.
+    #[test]
+    fn messages_round_trip_through_serde() {
+        let inputs = [
+            WorkerInput::Start {
+                settings: TrainSettings::default(),
+                data_url: "http://127.0.0.1/data/".into(),
+                worker_url: "http://127.0.0.1/worker.js".into(),
+            },
+            WorkerInput::Pause,
+            WorkerInput::Resume,
+            WorkerInput::Stop,
+        ];
+        for m in inputs {
+            let back: WorkerInput = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
+            assert_eq!(back, m);
+        }
+        let mut confusion = ConfusionMatrix::default();
+        confusion.add(3, 5);
+        let outputs = [
+            WorkerOutput::Evaluated(EvalReport {
+                step: 7,
+                evaluation: Evaluation {
+                    accuracy: 0.0,
+                    loss: 2.5,
+                    confusion,
+                    predictions: vec![5],
+                },
+                weights: vec![1, 2, 3],
+            }),
+            WorkerOutput::Failed {
+                kind: FailureKind::Diverged,
+                message: "loss is NaN".into(),
+            },
+            WorkerOutput::Scoring {
+                scored: 500,
+                total: 10_000,
+            },
+        ];
+        for m in outputs {
+            let back: WorkerOutput = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
+            assert_eq!(back, m);
+        }
+    }
 }

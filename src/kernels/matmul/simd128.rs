@@ -22,7 +22,7 @@
 
 use core::arch::wasm32::*;
 
-use super::im2col::Mat;
+use super::Mat;
 
 /// Rows of `dst` per tile of the row-streaming kernel.
 const ROWS_MR: usize = 3;

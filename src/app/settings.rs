@@ -163,3 +163,41 @@ fn set_parsed<T: std::str::FromStr>(slot: &mut T, value: &str) {
         *slot = v;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_parameters_preset_the_settings() {
+        let s = TrainSettings::from_query("?train_size=5000&epochs=1&batch=64&autostart=1&width=seed");
+        assert_eq!(s.train_size, 5000);
+        assert_eq!(s.epochs, 1);
+        assert_eq!(s.batch_size, 64);
+        assert_eq!(s.width, WidthPreset::Seed);
+        assert!(s.autostart);
+        // Garbage keeps defaults; out-of-range values are clamped.
+        let d = TrainSettings::default();
+        let s = TrainSettings::from_query("?epochs=abc&lr=-1&train_size=99999999&junk");
+        assert_eq!((s.epochs, s.lr, s.train_size), (d.epochs, d.lr, 60_000));
+        assert!(!TrainSettings::from_query("").autostart);
+        // Workers: one per core up to four unless the query says; clamped to 1..=8.
+        assert_eq!(TrainSettings::from_query_on("", 2).workers, 2);
+        assert_eq!(TrainSettings::from_query_on("", 16).workers, 4);
+        assert_eq!(TrainSettings::from_query_on("?workers=1", 16).workers, 1);
+        assert_eq!(TrainSettings::from_query_on("?workers=0", 2).workers, 1);
+        assert_eq!(TrainSettings::from_query_on("?workers=99", 2).workers, 8);
+    }
+
+    #[test]
+    fn the_default_run_is_the_one_measured() {
+        // README (Hyperparameters): two epochs of all 60,000 images, batch 64, lr 0.008, small model.
+        let s = TrainSettings::default();
+        assert_eq!(
+            (s.epochs, s.batch_size, s.lr, s.width),
+            (2, 64, 8e-3, WidthPreset::Small)
+        );
+        assert_eq!(s.train_size, MNIST_TRAIN_SIZE);
+        assert_eq!(s.train_config().augment, None);
+    }
+}

@@ -1,0 +1,113 @@
+//! The training controller: the bridge to the training worker and everything the page asks of it
+//! (start, pause/resume/stop/reset, the retry that fits a failure), as one hook.
+//!
+//! Contract: the worker's messages become [`Action::Worker`]s, and each snapshot of the weights
+//! is saved (`hooks::save_snapshot`); the callbacks only message the worker or dispatch actions.
+//! `?autostart=1` starts a run once, when the page mounts.
+
+use wasm_bindgen_futures::spawn_local;
+use yew::prelude::*;
+use yew_agent::reactor::{use_reactor_bridge, ReactorEvent, UseReactorBridgeHandle};
+
+use crate::app::protocol::{FailureKind, WorkerInput, WorkerOutput};
+use crate::app::settings::TrainSettings;
+use crate::app::state::{Action, AppState, ErrorKind};
+
+use super::env::absolute_url;
+use super::hooks::{load_pretrained, save_snapshot};
+use super::train_panel::TrainCommand;
+use super::worker::TrainerReactor;
+use super::worker_build::WorkerBuild;
+
+/// Where Trunk puts the MNIST files (copied from `www/data/`), relative to the page.
+const DATA_DIR: &str = "data/";
+
+/// What the page's panels call.
+#[derive(Clone, PartialEq)]
+pub struct TrainingController {
+    /// Start a run with these settings.
+    pub start: Callback<TrainSettings>,
+    /// A training button.
+    pub command: Callback<TrainCommand>,
+    /// The error banner's retry for this kind of failure.
+    pub retry: Callback<ErrorKind>,
+}
+
+#[hook]
+pub fn use_training_controller(
+    dispatch: UseReducerDispatcher<AppState>,
+    settings: TrainSettings,
+    build: WorkerBuild,
+) -> TrainingController {
+    let bridge: UseReactorBridgeHandle<TrainerReactor> = {
+        let dispatch = dispatch.clone();
+        use_reactor_bridge(move |event: ReactorEvent<TrainerReactor>| {
+            if let ReactorEvent::Output(output) = event {
+                if let WorkerOutput::Evaluated(report) = &output {
+                    save_snapshot(report.weights.clone());
+                }
+                dispatch.dispatch(Action::Worker(output));
+            }
+        })
+    };
+
+    let start = {
+        let (bridge, dispatch) = (bridge.clone(), dispatch.clone());
+        Callback::from(move |settings: TrainSettings| {
+            dispatch.dispatch(Action::SetSettings(settings.clone()));
+            dispatch.dispatch(Action::StartRequested);
+            bridge.send(WorkerInput::Start {
+                settings: settings.clamped(),
+                data_url: absolute_url(DATA_DIR),
+                worker_url: absolute_url(build.script()),
+            });
+        })
+    };
+
+    {
+        let (start, settings) = (start.clone(), settings.clone());
+        use_effect_with((), move |_| {
+            if settings.autostart {
+                start.emit(settings);
+            }
+        });
+    }
+
+    let command = {
+        let (bridge, dispatch, start, settings) = (bridge.clone(), dispatch.clone(), start.clone(), settings.clone());
+        Callback::from(move |c: TrainCommand| match c {
+            TrainCommand::Start => start.emit(settings.clone()),
+            TrainCommand::Pause => bridge.send(WorkerInput::Pause),
+            TrainCommand::Resume => bridge.send(WorkerInput::Resume),
+            TrainCommand::Stop => bridge.send(WorkerInput::Stop),
+            TrainCommand::Reset => {
+                // A fresh worker: the old one is told to close when its bridge is dropped.
+                bridge.reset();
+                dispatch.dispatch(Action::ResetTraining);
+            }
+        })
+    };
+
+    let retry = {
+        let (bridge, dispatch, start) = (bridge.clone(), dispatch.clone(), start.clone());
+        Callback::from(move |kind: ErrorKind| {
+            dispatch.dispatch(Action::DismissError);
+            match kind {
+                ErrorKind::Pretrained => spawn_local(load_pretrained(dispatch.clone())),
+                ErrorKind::Training(FailureKind::Diverged) => start.emit(TrainSettings {
+                    lr: settings.lr / 2.0,
+                    ..settings.clone()
+                }),
+                ErrorKind::Training(_) => start.emit(settings.clone()),
+                ErrorKind::WorkerCrash => {
+                    bridge.reset();
+                    dispatch.dispatch(Action::ResetTraining);
+                    start.emit(settings.clone());
+                }
+                ErrorKind::Upload => {}
+            }
+        })
+    };
+
+    TrainingController { start, command, retry }
+}
