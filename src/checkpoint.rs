@@ -17,6 +17,8 @@ pub const CONFIG_KEY: &str = "vgg_mnist.model_config";
 /// Metadata key identifying the file format.
 pub const FORMAT_KEY: &str = "format";
 pub const FORMAT: &str = "vgg-mnist/1";
+/// The largest checkpoint accepted from an upload or storage (bytes).
+pub const MAX_CHECKPOINT_BYTES: usize = 64 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {

@@ -48,4 +48,26 @@ fn shipped_model_loads_and_reaches_its_recorded_accuracy() {
         "the shipped model must reach 99.5%, got {}",
         eval.accuracy
     );
+
+    // The web app shows this recorded evaluation (matrix and every prediction) at page load:
+    // it must be the shipped model's, up to the same rounding allowance.
+    let recorded: vgg_mnist::evaluation::Evaluation =
+        serde_json::from_slice(&fs::read(dir.join("evaluation.json")).expect("shipped evaluation exists")).unwrap();
+    assert_eq!(recorded.predictions.len(), 10_000);
+    let differ = recorded
+        .predictions
+        .iter()
+        .zip(&eval.predictions)
+        .filter(|(a, b)| a != b)
+        .count();
+    assert!(differ <= 5, "{differ} recorded predictions differ from today's");
+    let mut cm = vgg_mnist::metrics::ConfusionMatrix::default();
+    for (&t, &p) in test.labels.iter().zip(&recorded.predictions) {
+        cm.add(t as usize, p as usize);
+    }
+    assert_eq!(
+        cm, recorded.confusion,
+        "the recorded matrix counts the recorded predictions"
+    );
+    assert!((recorded.accuracy - cm.accuracy()).abs() < 1e-12);
 }

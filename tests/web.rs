@@ -5,15 +5,18 @@
 #![cfg(target_arch = "wasm32")]
 
 use std::borrow::Cow;
+use std::rc::Rc;
 
 use candle_core::Device;
 use vgg_mnist::app::helper_protocol::{FromHelper, ToHelper, Update};
+use vgg_mnist::app::model_history::{BrokenEntry, ModelEntry, ModelKind, StoredModel};
 use vgg_mnist::app::settings::TrainSettings;
 use vgg_mnist::checkpoint;
 use vgg_mnist::model::{init_params, ModelConfig};
 use vgg_mnist::train::Gradients;
 use vgg_mnist::web::prediction_view::{PredictionView, PredictionViewProps};
 use vgg_mnist::web::{fetch, storage};
+use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -78,11 +81,49 @@ fn helper_messages_round_trip_through_their_wire_form() {
 }
 
 #[wasm_bindgen_test]
-async fn trained_weights_survive_in_indexeddb() {
-    let bytes = small_model_bytes();
-    storage::save_trained(&bytes).await.expect("save");
-    let loaded = storage::load_trained().await.expect("load");
-    assert_eq!(loaded.as_deref(), Some(bytes.as_slice()));
+async fn the_model_list_survives_in_indexeddb_and_damaged_records_are_named() {
+    let weights = Rc::new(small_model_bytes());
+    let model = StoredModel {
+        entry: ModelEntry {
+            id: "trained-42".into(),
+            kind: ModelKind::Trained,
+            name: "a run".into(),
+            created_ms: 42.0,
+            config: ModelConfig::small(),
+            bytes: weights.len(),
+            test_accuracy: Some(0.97),
+            test_images: 1000,
+            settings: Some(TrainSettings::default()),
+            note: None,
+        },
+        weights,
+        evaluation: None,
+    };
+    storage::put_model(&model).await.expect("save");
+    storage::save_selected("trained-42").await.expect("save the selection");
+    // A damaged record and one in version 1's form (weights alone under `trained`).
+    storage::put(storage::MODELS, "junk", &JsValue::from_str("not a record"))
+        .await
+        .expect("put");
+    let legacy = js_sys::Uint8Array::from(&small_model_bytes()[..]);
+    storage::put(storage::MODELS, "trained", &legacy).await.expect("put");
+
+    let stored = storage::load_models().await.expect("load");
+    let good: Vec<&StoredModel> = stored.models.iter().filter_map(|m| m.as_ref().ok()).collect();
+    assert_eq!(good, [&model]);
+    let broken: Vec<&BrokenEntry> = stored.models.iter().filter_map(|m| m.as_ref().err()).collect();
+    assert_eq!(broken.len(), 1);
+    assert_eq!(
+        (broken[0].id.as_str(), broken[0].reason.as_str()),
+        ("junk", "no description")
+    );
+    assert_eq!(stored.legacy, [small_model_bytes()]);
+    assert_eq!(storage::load_selected().await.unwrap().as_deref(), Some("trained-42"));
+
+    for id in ["trained-42", "junk", "trained"] {
+        storage::delete_model(id).await.expect("delete");
+    }
+    assert!(storage::load_models().await.unwrap().keys.is_empty());
 }
 
 #[wasm_bindgen_test]

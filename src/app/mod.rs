@@ -7,7 +7,7 @@
 
 pub mod eval_schedule;
 pub mod helper_protocol;
-pub mod model_source;
+pub mod model_history;
 pub mod protocol;
 pub mod settings;
 pub mod state;

@@ -28,6 +28,13 @@ pub enum WorkerInput {
     Resume,
     /// End the run; the last weights stay with the page.
     Stop,
+    /// Score the model `id` (these weights) on the whole MNIST test set, a slice at a time, when
+    /// no run is training; a new request or a run replaces it. `data_url` as in `Start`.
+    Evaluate {
+        id: String,
+        weights: Vec<u8>,
+        data_url: String,
+    },
 }
 
 /// Why a run failed; decides the message and the retry the page offers.
@@ -49,16 +56,12 @@ pub enum WorkerOutput {
     Loading {
         what: String,
     },
-    /// The run has begun.
+    /// The run has begun. Its evaluations score a prefix of the MNIST test set: the first
+    /// `QUICK_EVAL_SIZE` images during the run, all of them at its end.
     Started {
         total_steps: usize,
         steps_per_epoch: usize,
         train_size: usize,
-        /// The MNIST test images (`10,000 * 784` pixels) and labels, so the page can show the
-        /// examples of a confusion-matrix cell. Evaluations score a prefix of them: the first
-        /// `QUICK_EVAL_SIZE` during the run, all of them at its end.
-        eval_images: Vec<u8>,
-        eval_labels: Vec<u8>,
         /// Workers training (fewer than asked for if helpers could not be started).
         workers: usize,
     },
@@ -71,6 +74,17 @@ pub enum WorkerOutput {
     },
     /// An evaluation on the held-out images, with the weights that were scored.
     Evaluated(EvalReport),
+    /// How far scoring the model `id` (an `Evaluate` request) has got.
+    ModelScoring {
+        id: String,
+        scored: usize,
+        total: usize,
+    },
+    /// The model `id` scored on the whole test set.
+    ModelEvaluated {
+        id: String,
+        evaluation: Evaluation,
+    },
     /// Something the user should know that does not stop the run (a helper worker dropped).
     Notice {
         message: String,

@@ -76,6 +76,40 @@ pub struct TrainSettings {
 
 /// The most workers a run may use.
 pub const MAX_WORKERS: usize = 8;
+/// Memory each worker needs, in GB: its own copy of the training set (47 MB) and model, and
+/// room for the rest of a phone's apps; `navigator.deviceMemory` caps the workers by it.
+pub const GB_PER_WORKER: f64 = 2.0;
+
+/// What the device can run: its logical cores (`navigator.hardwareConcurrency`) and, where the
+/// browser says how much memory it has (`navigator.deviceMemory`, Chromium), the workers that
+/// memory allows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WorkerBudget {
+    pub cores: usize,
+    pub memory_cap: Option<usize>,
+}
+
+impl Default for WorkerBudget {
+    fn default() -> Self {
+        Self {
+            cores: 1,
+            memory_cap: None,
+        }
+    }
+}
+
+impl WorkerBudget {
+    /// From what the browser reports (`0` cores when unknown; `memory_gb` when it says).
+    pub fn new(cores: usize, memory_gb: Option<f64>) -> Self {
+        let memory_cap = memory_gb
+            .filter(|gb| gb.is_finite() && *gb > 0.0)
+            .map(|gb| ((gb / GB_PER_WORKER) as usize).max(1));
+        Self {
+            cores: cores.max(1),
+            memory_cap,
+        }
+    }
+}
 /// The most workers the page proposes by default (one per core up to this): with batch 64,
 /// slices of 16 images still keep each worker's matrix kernels busy.
 pub const DEFAULT_MAX_WORKERS: usize = 4;
@@ -106,15 +140,15 @@ impl TrainSettings {
     /// Recognised keys: `epochs`, `batch`, `lr`, `width` (`small`/`seed`), `train_size`,
     /// `workers`, `autostart`.
     pub fn from_query(query: &str) -> Self {
-        Self::from_query_on(query, 1)
+        Self::from_query_on(query, WorkerBudget::default())
     }
 
-    /// As [`TrainSettings::from_query`], on a machine with `cores` logical cores
-    /// (`navigator.hardwareConcurrency`): unless the query says `workers=N`, one worker per
-    /// core, at most [`DEFAULT_MAX_WORKERS`].
-    pub fn from_query_on(query: &str, cores: usize) -> Self {
+    /// As [`TrainSettings::from_query`], on a device with `budget`: unless the query says
+    /// `workers=N`, one worker per core, at most [`DEFAULT_MAX_WORKERS`]; never more than its
+    /// memory allows, whatever the query says.
+    pub fn from_query_on(query: &str, budget: WorkerBudget) -> Self {
         let mut s = Self {
-            workers: cores.clamp(1, DEFAULT_MAX_WORKERS),
+            workers: budget.cores.clamp(1, DEFAULT_MAX_WORKERS),
             ..Self::default()
         };
         for pair in query.trim_start_matches('?').split('&') {
@@ -130,7 +164,11 @@ impl TrainSettings {
                 _ => {}
             }
         }
-        s.clamped()
+        let mut s = s.clamped();
+        if let Some(cap) = budget.memory_cap {
+            s.workers = s.workers.min(cap.max(1));
+        }
+        s
     }
 
     /// The same settings forced into ranges the worker can run.
@@ -182,11 +220,27 @@ mod tests {
         assert_eq!((s.epochs, s.lr, s.train_size), (d.epochs, d.lr, 60_000));
         assert!(!TrainSettings::from_query("").autostart);
         // Workers: one per core up to four unless the query says; clamped to 1..=8.
-        assert_eq!(TrainSettings::from_query_on("", 2).workers, 2);
-        assert_eq!(TrainSettings::from_query_on("", 16).workers, 4);
-        assert_eq!(TrainSettings::from_query_on("?workers=1", 16).workers, 1);
-        assert_eq!(TrainSettings::from_query_on("?workers=0", 2).workers, 1);
-        assert_eq!(TrainSettings::from_query_on("?workers=99", 2).workers, 8);
+        let cores = |n| WorkerBudget::new(n, None);
+        assert_eq!(TrainSettings::from_query_on("", cores(2)).workers, 2);
+        assert_eq!(TrainSettings::from_query_on("", cores(16)).workers, 4);
+        assert_eq!(TrainSettings::from_query_on("?workers=1", cores(16)).workers, 1);
+        assert_eq!(TrainSettings::from_query_on("?workers=0", cores(2)).workers, 1);
+        assert_eq!(TrainSettings::from_query_on("?workers=99", cores(2)).workers, 8);
+    }
+
+    #[test]
+    fn memory_caps_the_workers_even_when_the_url_asks_for_more() {
+        // A phone with 2 GB: one worker, whatever the query says.
+        let phone = WorkerBudget::new(8, Some(2.0));
+        assert_eq!(phone.memory_cap, Some(1));
+        assert_eq!(TrainSettings::from_query_on("", phone).workers, 1);
+        assert_eq!(TrainSettings::from_query_on("?workers=8", phone).workers, 1);
+        let laptop = WorkerBudget::new(2, Some(8.0));
+        assert_eq!(TrainSettings::from_query_on("?workers=8", laptop).workers, 4);
+        assert_eq!(TrainSettings::from_query_on("", laptop).workers, 2);
+        // Nonsense from the browser is ignored.
+        assert_eq!(WorkerBudget::new(0, Some(f64::NAN)), WorkerBudget::default());
+        assert_eq!(WorkerBudget::new(4, Some(0.25)).memory_cap, Some(1));
     }
 
     #[test]

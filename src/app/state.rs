@@ -1,47 +1,29 @@
 //! The page's state as a reducer: [`AppState`] changes only through [`Action`]s.
 //!
 //! Contract: components render from `AppState` and dispatch `Action`s; nothing here touches the
-//! DOM, the network or storage, so every transition is a plain function of (state, action),
-//! compiled and tested natively ([`AppState::apply`]; `web/` wraps it as Yew's `Reducible`).
-//! Loading a model into the predictor happens here because it is pure (bytes → validated model)
-//! and decides which error, if any, the page shows.
+//! DOM, the network, storage or a clock (actions carry the time when it matters), so every
+//! transition is a plain function of (state, action), compiled and tested natively
+//! ([`AppState::apply`]; `web/` wraps it as Yew's `Reducible`). Loading a model into the predictor
+//! happens here because it is pure (bytes → validated model) and decides which error, if any, the
+//! page shows. What must happen outside (writing storage, asking the worker for an evaluation) is
+//! derived from the state by the page ([`AppState::evaluation_needed`],
+//! [`super::model_history::ModelHistory::sync`]).
 
 use std::rc::Rc;
 
+use crate::evaluation::Evaluation;
 use crate::predictor::{Prediction, Predictor};
 
-use super::model_source::{ModelSource, Models};
-use super::protocol::{EvalReport, FailureKind, WorkerOutput};
+use super::model_history::{BrokenEntry, ModelEntry, ModelHistory, ModelKind, StoredModel, PRETRAINED_ID};
+use super::protocol::{FailureKind, WorkerOutput};
 use super::settings::TrainSettings;
 
-/// What the training worker is doing, as the page shows it (`data-state`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RunState {
-    Idle,
-    Loading,
-    Training,
-    Paused,
-    Done,
-    Error,
-}
+mod models;
+mod run;
+#[cfg(test)]
+mod tests;
 
-impl RunState {
-    pub fn key(self) -> &'static str {
-        match self {
-            RunState::Idle => "idle",
-            RunState::Loading => "loading",
-            RunState::Training => "training",
-            RunState::Paused => "paused",
-            RunState::Done => "done",
-            RunState::Error => "error",
-        }
-    }
-
-    /// A run exists in the worker (it can be paused or stopped).
-    pub fn is_active(self) -> bool {
-        matches!(self, RunState::Loading | RunState::Training | RunState::Paused)
-    }
-}
+pub use run::{RunProgress, RunState};
 
 /// What went wrong; decides the retry button.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,6 +36,10 @@ pub enum ErrorKind {
     WorkerCrash,
     /// An uploaded file is not a usable checkpoint.
     Upload,
+    /// The browser's storage refused to save (quota) or could not be opened.
+    Storage,
+    /// A stored model could not be used.
+    Model,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -62,48 +48,44 @@ pub struct AppError {
     pub message: String,
 }
 
-/// Live numbers of the current (or last) run.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct RunProgress {
-    pub loading: String,
-    pub epoch: usize,
-    pub step: usize,
-    pub total_steps: usize,
-    pub steps_per_epoch: usize,
-    pub train_size: usize,
-    /// Workers training the current run (data-parallel when more than one).
-    pub workers: usize,
-    pub images_per_second: f64,
-    pub eta_seconds: f64,
-    /// `(scored, total)` test images while the final evaluation runs.
-    pub scoring: Option<(usize, usize)>,
-    /// `(step, smoothed loss)` after each progress message.
-    pub loss_history: Vec<(usize, f32)>,
-    /// `(step, accuracy)` after each evaluation.
-    pub accuracy_history: Vec<(usize, f64)>,
-}
-
-/// The held-out images the worker evaluates on.
+/// The MNIST test images, for showing the examples of a confusion-matrix cell.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EvalSet {
     pub images: Vec<u8>,
     pub labels: Vec<u8>,
 }
 
+/// How far the worker has got scoring a model on the test set.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scoring {
+    pub id: String,
+    pub scored: usize,
+    pub total: usize,
+}
+
 #[derive(Clone, Default)]
 pub struct AppState {
     pub settings: TrainSettings,
+    /// The most workers this device's memory allows (`WorkerBudget::memory_cap`), for the
+    /// settings form as for the URL.
+    pub worker_cap: Option<usize>,
     pub run: Option<RunState>,
     pub progress: RunProgress,
-    pub eval_set: Option<Rc<EvalSet>>,
-    pub last_eval: Option<Rc<EvalReport>>,
+    /// The id of the current (or last) run's model entry.
+    pub run_id: Option<String>,
+    /// The latest evaluation of the current (or last) run: accuracy and test images scored.
+    pub run_accuracy: Option<(f64, usize)>,
+    pub test_set: Option<Rc<EvalSet>>,
     /// The confusion-matrix cell whose examples are shown, `(true, predicted)`.
     pub selected_cell: Option<(usize, usize)>,
-    pub models: Models,
-    pub source: Option<ModelSource>,
+    pub models: ModelHistory,
+    /// The id of the model that predicts.
+    pub selected: Option<String>,
     pub predictor: Option<Rc<Predictor>>,
     /// Switch to each new snapshot of the run (until the user picks another model).
     pub follow_training: bool,
+    /// The worker scoring a model whose evaluation on the whole test set is not known yet.
+    pub scoring: Option<Scoring>,
     pub prediction: Option<Rc<Prediction>>,
     pub error: Option<AppError>,
     pub notice: Option<String>,
@@ -113,19 +95,38 @@ pub struct AppState {
 #[allow(clippy::large_enum_variant)]
 pub enum Action {
     SetSettings(TrainSettings),
-    /// The user asked for a new run.
-    StartRequested,
+    /// The user asked for a new run, at `now_ms` (ms since the Unix epoch).
+    StartRequested {
+        now_ms: f64,
+    },
     Worker(WorkerOutput),
     WorkerCrashed(String),
     /// Back to a clean page (after a crash, or to discard a run).
     ResetTraining,
-    /// Weights arrived for `source`; `activate` makes them the predicting model.
-    ModelBytes {
-        source: ModelSource,
+    /// The shipped weights arrived, with their recorded evaluation when the page has it.
+    PretrainedLoaded {
         bytes: Rc<Vec<u8>>,
-        activate: bool,
+        evaluation: Option<Rc<Evaluation>>,
     },
-    UseModel(ModelSource),
+    /// What storage held at page load: the models (or why each could not be read), models saved
+    /// before the list existed (weights only), and the model that was selected.
+    Restored {
+        models: Vec<Result<StoredModel, BrokenEntry>>,
+        legacy: Vec<Vec<u8>>,
+        selected: Option<String>,
+        now_ms: f64,
+    },
+    /// The user chose a file of `name`.
+    Uploaded {
+        name: String,
+        bytes: Rc<Vec<u8>>,
+        now_ms: f64,
+    },
+    UseModel(String),
+    DeleteModel(String),
+    UndoDelete,
+    /// The MNIST test set, for the examples of a confusion-matrix cell.
+    TestSet(Rc<EvalSet>),
     Failed(ErrorKind, String),
     Predicted(Option<Rc<Prediction>>),
     SelectCell(Option<(usize, usize)>),
@@ -138,224 +139,108 @@ impl AppState {
         self.run.unwrap_or(RunState::Idle)
     }
 
+    /// The entry of the model that predicts.
+    pub fn selected_entry(&self) -> Option<&ModelEntry> {
+        self.selected
+            .as_deref()
+            .and_then(|id| self.models.get(id))
+            .map(|m| &m.entry)
+    }
+
+    /// The evaluation the confusion matrix shows: the selected model's.
+    pub fn evaluation(&self) -> Option<Rc<Evaluation>> {
+        let id = self.selected.as_deref()?;
+        self.models.get(id)?.evaluation.clone()
+    }
+
+    /// The model the worker should score on the whole test set now, if any: the selected one,
+    /// when its evaluation covers fewer images than the test set and no run keeps the worker
+    /// busy (a run's own evaluations arrive with its snapshots).
+    pub fn evaluation_needed(&self, test_images: usize) -> Option<String> {
+        let id = self.selected.as_deref()?;
+        let model = self.models.get(id)?;
+        let known = model.evaluation.as_ref().map_or(0, |e| e.predictions.len());
+        let busy = self.run_state().is_active() || self.scoring.as_ref().is_some_and(|s| s.id == id);
+        (known < test_images && !busy).then(|| id.to_string())
+    }
+
     fn fail(&mut self, kind: ErrorKind, message: String) {
         self.error = Some(AppError { kind, message });
     }
 
-    /// Makes `source` the predicting model, if its bytes load.
-    fn activate(&mut self, source: ModelSource) {
-        let Some(bytes) = self.models.get(source) else {
-            return;
-        };
-        match Predictor::from_bytes(&bytes) {
-            Ok(p) => {
-                self.predictor = Some(Rc::new(p));
-                self.source = Some(source);
-            }
-            Err(e) => {
-                let kind = match source {
-                    ModelSource::Uploaded => ErrorKind::Upload,
-                    ModelSource::Pretrained => ErrorKind::Pretrained,
-                    ModelSource::Trained => ErrorKind::Training(FailureKind::Training),
-                };
-                self.models.set(source, None);
-                self.fail(kind, format!("{}: {e}", source.describe()));
-            }
-        }
-    }
-
-    fn on_worker(&mut self, output: WorkerOutput) {
-        let p = &mut self.progress;
-        match output {
-            WorkerOutput::Loading { what } => {
-                self.run = Some(RunState::Loading);
-                p.loading = what;
-            }
-            WorkerOutput::Started {
-                total_steps,
-                steps_per_epoch,
-                train_size,
-                eval_images,
-                eval_labels,
-                workers,
-            } => {
-                self.run = Some(RunState::Training);
-                *p = RunProgress {
-                    total_steps,
-                    steps_per_epoch,
-                    train_size,
-                    workers,
-                    ..RunProgress::default()
-                };
-                self.eval_set = Some(Rc::new(EvalSet {
-                    images: eval_images,
-                    labels: eval_labels,
-                }));
-                self.last_eval = None;
-                self.selected_cell = None;
-            }
-            WorkerOutput::Progress(prog) => {
-                p.epoch = prog.epoch;
-                p.step = prog.step;
-                p.images_per_second = prog.images_per_second;
-                p.workers = prog.workers;
-                p.eta_seconds = prog.eta_seconds;
-                p.loss_history.push((prog.step, prog.smoothed_loss));
-            }
-            WorkerOutput::Scoring { scored, total } => p.scoring = Some((scored, total)),
-            WorkerOutput::Evaluated(mut report) => {
-                p.accuracy_history.push((report.step, report.evaluation.accuracy));
-                let weights = Rc::new(std::mem::take(&mut report.weights));
-                self.last_eval = Some(Rc::new(report));
-                self.models.set(ModelSource::Trained, Some(weights));
-                if self.follow_training || self.source == Some(ModelSource::Trained) {
-                    self.activate(ModelSource::Trained);
-                }
-            }
-            WorkerOutput::Notice { message } => self.notice = Some(message),
-            WorkerOutput::Paused => self.run = Some(RunState::Paused),
-            WorkerOutput::Resumed => self.run = Some(RunState::Training),
-            WorkerOutput::Finished { .. } => {
-                self.run = Some(RunState::Done);
-                self.follow_training = false;
-            }
-            WorkerOutput::Failed { kind, message } => {
-                self.run = Some(RunState::Error);
-                self.follow_training = false;
-                self.fail(ErrorKind::Training(kind), message);
-            }
-        }
-    }
-}
-
-impl AppState {
     /// The state after `action`.
     pub fn apply(&mut self, action: Action) {
         match action {
-            Action::SetSettings(settings) => self.settings = settings.clamped(),
-            Action::StartRequested => {
-                self.run = Some(RunState::Loading);
-                self.progress = RunProgress::default();
-                self.follow_training = true;
-                if matches!(self.error.as_ref().map(|e| e.kind), Some(ErrorKind::Training(_))) {
-                    self.error = None;
+            Action::SetSettings(settings) => {
+                let mut settings = settings.clamped();
+                if let Some(cap) = self.worker_cap {
+                    settings.workers = settings.workers.min(cap.max(1));
                 }
+                self.settings = settings;
             }
+            Action::StartRequested { now_ms } => self.start_requested(now_ms),
             Action::Worker(output) => self.on_worker(output),
             Action::WorkerCrashed(message) => {
                 self.run = Some(RunState::Error);
+                self.scoring = None;
                 self.fail(ErrorKind::WorkerCrash, message);
             }
-            Action::ResetTraining => {
-                self.run = None;
-                self.progress = RunProgress::default();
-                self.last_eval = None;
-                self.eval_set = None;
-                self.selected_cell = None;
-                self.follow_training = false;
-                if matches!(
-                    self.error.as_ref().map(|e| e.kind),
-                    Some(ErrorKind::Training(_) | ErrorKind::WorkerCrash)
-                ) {
-                    self.error = None;
+            Action::ResetTraining => self.reset_training(),
+            Action::PretrainedLoaded { bytes, evaluation } => self.pretrained_loaded(bytes, evaluation),
+            Action::Restored {
+                models,
+                legacy,
+                selected,
+                now_ms,
+            } => self.restored(models, legacy, selected, now_ms),
+            Action::Uploaded { name, bytes, now_ms } => self.uploaded(name, bytes, now_ms),
+            Action::UseModel(id) => {
+                self.follow_training = self.run_id.as_deref() == Some(&id) && self.run_state().is_active();
+                self.activate(&id);
+            }
+            Action::DeleteModel(id) => self.delete(&id),
+            Action::UndoDelete => {
+                if let Some(id) = self.models.undo_delete() {
+                    self.notice = None;
+                    self.activate(&id);
                 }
             }
-            Action::ModelBytes {
-                source,
-                bytes,
-                activate,
-            } => {
-                if self.error.as_ref().is_some_and(|e| e.kind == ErrorKind::Upload) {
-                    self.error = None;
-                }
-                self.models.set(source, Some(bytes));
-                if activate || self.source.is_none() || self.source == Some(source) {
-                    self.activate(source);
-                }
-            }
-            Action::UseModel(source) => {
-                self.follow_training = source == ModelSource::Trained && self.run_state().is_active();
-                self.activate(source);
-            }
+            Action::TestSet(set) => self.test_set = Some(set),
             Action::Failed(kind, message) => self.fail(kind, message),
             Action::Predicted(p) => self.prediction = p,
             Action::SelectCell(cell) => self.selected_cell = cell,
             Action::DismissError => self.error = None,
-            Action::Notice(n) => self.notice = n,
+            Action::Notice(n) => {
+                if n.is_none() {
+                    self.models.forget_deleted();
+                }
+                self.notice = n;
+            }
         }
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use candle_core::Device;
-
-    use super::*;
-    use crate::checkpoint;
-    use crate::evaluation::Evaluation;
-    use crate::model::{init_params, ModelConfig};
-
-    fn small_model_bytes(seed: u64) -> Vec<u8> {
-        let config = ModelConfig::small();
-        let varmap = init_params(&config, seed, &Device::Cpu).expect("init");
-        checkpoint::to_bytes(&varmap, &config).expect("serialise")
+/// How many test images, as the page writes it ("10,000").
+pub fn count(n: usize) -> String {
+    if n >= 1000 {
+        format!("{},{:03}", n / 1000, n % 1000)
+    } else {
+        n.to_string()
     }
+}
 
-    fn with_pretrained() -> AppState {
-        let mut state = AppState::default();
-        state.apply(Action::ModelBytes {
-            source: ModelSource::Pretrained,
-            bytes: Rc::new(small_model_bytes(7)),
-            activate: false,
-        });
-        state
-    }
-
-    #[test]
-    fn a_bad_upload_is_an_error_and_keeps_the_model() {
-        let mut state = with_pretrained();
-        assert_eq!(state.source, Some(ModelSource::Pretrained));
-        state.apply(Action::ModelBytes {
-            source: ModelSource::Uploaded,
-            bytes: Rc::new(b"not a model".to_vec()),
-            activate: true,
-        });
-        let error = state.error.as_ref().expect("an error is shown");
-        assert_eq!(error.kind, ErrorKind::Upload);
-        assert!(error.message.contains("safetensors"), "{}", error.message);
-        assert_eq!(state.source, Some(ModelSource::Pretrained));
-        assert!(state.models.get(ModelSource::Uploaded).is_none());
-    }
-
-    #[test]
-    fn a_run_follows_its_snapshots_until_another_model_is_chosen() {
-        let mut state = with_pretrained();
-        state.apply(Action::StartRequested);
-        assert_eq!(state.run_state(), RunState::Loading);
-        let report = |step| EvalReport {
-            step,
-            evaluation: Evaluation {
-                accuracy: 0.5,
-                loss: 1.0,
-                confusion: Default::default(),
-                predictions: vec![],
-            },
-            weights: small_model_bytes(step as u64),
-        };
-        state.apply(Action::Worker(WorkerOutput::Evaluated(report(10))));
-        assert_eq!(state.source, Some(ModelSource::Trained));
-        assert_eq!(state.progress.accuracy_history, [(10, 0.5)]);
-        state.apply(Action::UseModel(ModelSource::Pretrained));
-        state.apply(Action::Worker(WorkerOutput::Evaluated(report(20))));
-        assert_eq!(state.source, Some(ModelSource::Pretrained), "the user's choice stays");
-        state.apply(Action::Worker(WorkerOutput::Failed {
-            kind: FailureKind::Diverged,
-            message: "diverged".into(),
-        }));
-        assert_eq!(state.run_state(), RunState::Error);
-        assert_eq!(
-            state.error.as_ref().map(|e| e.kind),
-            Some(ErrorKind::Training(FailureKind::Diverged))
-        );
+/// The entry the pretrained weights get.
+fn pretrained_entry(bytes: usize, config: crate::model::ModelConfig) -> ModelEntry {
+    ModelEntry {
+        id: PRETRAINED_ID.into(),
+        kind: ModelKind::Pretrained,
+        name: "Shipped model (trained natively, 12 epochs)".into(),
+        created_ms: 0.0,
+        config,
+        bytes,
+        test_accuracy: None,
+        test_images: 0,
+        settings: None,
+        note: None,
     }
 }

@@ -98,6 +98,10 @@ pub struct EvalArgs {
     /// Evaluate on the first N test images only.
     #[arg(long)]
     pub limit_test: Option<usize>,
+    /// Also write the evaluation (accuracy, loss, confusion matrix, every prediction) as JSON,
+    /// the form the web app reads for the shipped model (`www/model/evaluation.json`).
+    #[arg(long)]
+    pub save_evaluation: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]

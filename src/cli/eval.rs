@@ -1,6 +1,6 @@
 //! `vgg-mnist eval`: score a saved model on the MNIST test set.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use vgg_mnist::train::evaluate;
 
 use super::args::EvalArgs;
@@ -21,5 +21,8 @@ pub fn run(args: EvalArgs) -> Result<()> {
         checkpoint.config.convs_per_block
     );
     println!("{}", summary(&eval));
+    if let Some(path) = &args.save_evaluation {
+        std::fs::write(path, serde_json::to_vec(&eval)?).with_context(|| format!("writing {}", path.display()))?;
+    }
     Ok(())
 }

@@ -1,18 +1,25 @@
 //! The confusion matrix as a heat-map, per-class precision/recall, and the held-out images of a
 //! clicked cell.
 //!
+//! It shows the evaluation of the model that predicts: from page load for the shipped model (its
+//! recorded evaluation), a run's latest snapshot while it trains, and for any other model what the
+//! worker computed (with a progress line while it scores).
+//!
 //! Contract (DOM): `[data-testid=confusion-matrix]` always holds 100 `[data-testid=cm-cell]`
-//! with `data-true`, `data-pred`, `data-count` (zeros before the first evaluation). Rows are the
-//! true digit, columns the predicted one, as in [`crate::metrics::ConfusionMatrix`]. Colour
-//! intensity is the share of the row, so rare and frequent digits read alike.
+//! with `data-true`, `data-pred`, `data-count` (zeros while no evaluation is known), and carries
+//! `data-model` (the model's kind: pretrained, trained, uploaded, finetuned) and `data-images` (how
+//! many test images the counts cover). Rows are the true digit, columns the predicted one, as in
+//! [`crate::metrics::ConfusionMatrix`]. Colour intensity is the share of the row, so rare and
+//! frequent digits read alike. `[data-testid=matrix-scoring]` is the progress line.
 
 use std::rc::Rc;
 
 use yew::prelude::*;
 
-use crate::app::protocol::EvalReport;
-use crate::app::state::EvalSet;
+use crate::app::model_history::ModelKind;
+use crate::app::state::{EvalSet, Scoring};
 use crate::data::IMAGE_PIXELS;
+use crate::evaluation::Evaluation;
 use crate::metrics::ConfusionMatrix;
 
 use super::digit_image::DigitImage;
@@ -22,8 +29,17 @@ const MAX_EXAMPLES: usize = 40;
 
 #[derive(Properties, PartialEq)]
 pub struct ConfusionViewProps {
-    pub report: Option<Rc<EvalReport>>,
-    pub eval_set: Option<Rc<EvalSet>>,
+    /// The evaluation shown: of the first `predictions.len()` test images.
+    pub evaluation: Option<Rc<Evaluation>>,
+    pub test_set: Option<Rc<EvalSet>>,
+    /// The kind of the model it belongs to.
+    pub kind: Option<ModelKind>,
+    /// Which model, and how many images (the heading).
+    pub caption: Option<String>,
+    /// The worker scoring this model.
+    pub scoring: Option<Scoring>,
+    /// A run keeps the worker busy: an unknown evaluation waits for it.
+    pub busy: bool,
     pub selected: Option<(usize, usize)>,
     pub on_select: Callback<Option<(usize, usize)>>,
 }
@@ -31,7 +47,8 @@ pub struct ConfusionViewProps {
 #[component]
 pub fn ConfusionView(props: &ConfusionViewProps) -> Html {
     let empty = ConfusionMatrix::default();
-    let cm = props.report.as_ref().map_or(&empty, |r| &r.evaluation.confusion);
+    let cm = props.evaluation.as_ref().map_or(&empty, |e| &e.confusion);
+    let images = props.evaluation.as_ref().map_or(0, |e| e.predictions.len());
     let rows = (0..10).map(|t| {
         let row_total: u64 = cm.counts[t].iter().sum();
         let cells = (0..10).map(|p| {
@@ -73,14 +90,26 @@ pub fn ConfusionView(props: &ConfusionViewProps) -> Html {
     html! {
         <section class="card confusion">
             <h2>{ "Confusion matrix" }</h2>
+            <p class="hint" data-testid="matrix-caption">
+                { props.caption.clone().unwrap_or_else(|| "Waiting for a model…".into()) }
+            </p>
+            if let Some(sc) = &props.scoring {
+                <p class="hint" data-testid="matrix-scoring">
+                    { format!("Scoring this model on the MNIST test set… {}/{} images", sc.scored, sc.total) }
+                    <progress max={sc.total.to_string()} value={sc.scored.to_string()} />
+                </p>
+            } else if props.busy && images < 10_000 {
+                <p class="hint">{ "This model is scored on the whole test set once the training run ends." }</p>
+            }
             <p class="hint">
-                { if props.report.is_some() {
+                { if images > 0 {
                     "Rows: true digit · columns: predicted. Click a cell to see its test images."
                 } else {
-                    "Fills in at the first evaluation of a training run."
+                    "Fills in as soon as this model's evaluation is known."
                 } }
             </p>
-            <div class="cm-grid" data-testid="confusion-matrix">
+            <div class="cm-grid" data-testid="confusion-matrix"
+                 data-model={props.kind.map(|k| k.key()).unwrap_or_default()} data-images={images.to_string()}>
                 <span class="cm-corner">{ "t\\p" }</span>
                 { for (0..10).map(|p| html! { <span class="cm-label">{ p }</span> }) }
                 { for rows }
@@ -105,11 +134,10 @@ fn pct(v: f64, support: u64) -> String {
 
 /// The held-out images of the selected cell.
 fn examples(props: &ConfusionViewProps) -> Html {
-    let (Some((t, p)), Some(report), Some(set)) = (props.selected, &props.report, &props.eval_set) else {
+    let (Some((t, p)), Some(evaluation), Some(set)) = (props.selected, &props.evaluation, &props.test_set) else {
         return html! {};
     };
-    let hits: Vec<usize> = report
-        .evaluation
+    let hits: Vec<usize> = evaluation
         .predictions
         .iter()
         .zip(&set.labels)

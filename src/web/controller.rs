@@ -1,26 +1,23 @@
 //! The training controller: the bridge to the training worker and everything the page asks of it
 //! (start, pause/resume/stop/reset, the retry that fits a failure), as one hook.
 //!
-//! Contract: the worker's messages become [`Action::Worker`]s, and each snapshot of the weights
-//! is saved (`hooks::save_snapshot`); the callbacks only message the worker or dispatch actions.
-//! `?autostart=1` starts a run once, when the page mounts.
+//! Contract: the worker's messages become [`Action::Worker`]s (the reducer files each snapshot
+//! under its run's model entry; `hooks::use_model_storage` saves it); the callbacks only message
+//! the worker or dispatch actions. `?autostart=1` starts a run once, when the page mounts.
 
 use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
 use yew_agent::reactor::{use_reactor_bridge, ReactorEvent, UseReactorBridgeHandle};
 
-use crate::app::protocol::{FailureKind, WorkerInput, WorkerOutput};
+use crate::app::protocol::{FailureKind, WorkerInput};
 use crate::app::settings::TrainSettings;
 use crate::app::state::{Action, AppState, ErrorKind};
 
 use super::env::absolute_url;
-use super::hooks::{load_pretrained, save_snapshot};
+use super::hooks::{load_pretrained, now_ms, DATA_DIR};
 use super::train_panel::TrainCommand;
 use super::worker::TrainerReactor;
 use super::worker_build::WorkerBuild;
-
-/// Where Trunk puts the MNIST files (copied from `www/data/`), relative to the page.
-const DATA_DIR: &str = "data/";
 
 /// What the page's panels call.
 #[derive(Clone, PartialEq)]
@@ -31,6 +28,8 @@ pub struct TrainingController {
     pub command: Callback<TrainCommand>,
     /// The error banner's retry for this kind of failure.
     pub retry: Callback<ErrorKind>,
+    /// Score model `id` (these weights) on the whole test set.
+    pub evaluate: Callback<(String, Vec<u8>)>,
 }
 
 #[hook]
@@ -43,9 +42,6 @@ pub fn use_training_controller(
         let dispatch = dispatch.clone();
         use_reactor_bridge(move |event: ReactorEvent<TrainerReactor>| {
             if let ReactorEvent::Output(output) = event {
-                if let WorkerOutput::Evaluated(report) = &output {
-                    save_snapshot(report.weights.clone());
-                }
                 dispatch.dispatch(Action::Worker(output));
             }
         })
@@ -55,7 +51,7 @@ pub fn use_training_controller(
         let (bridge, dispatch) = (bridge.clone(), dispatch.clone());
         Callback::from(move |settings: TrainSettings| {
             dispatch.dispatch(Action::SetSettings(settings.clone()));
-            dispatch.dispatch(Action::StartRequested);
+            dispatch.dispatch(Action::StartRequested { now_ms: now_ms() });
             bridge.send(WorkerInput::Start {
                 settings: settings.clamped(),
                 data_url: absolute_url(DATA_DIR),
@@ -104,10 +100,26 @@ pub fn use_training_controller(
                     dispatch.dispatch(Action::ResetTraining);
                     start.emit(settings.clone());
                 }
-                ErrorKind::Upload => {}
+                ErrorKind::Upload | ErrorKind::Storage | ErrorKind::Model => {}
             }
         })
     };
 
-    TrainingController { start, command, retry }
+    let evaluate = {
+        let bridge = bridge.clone();
+        Callback::from(move |(id, weights): (String, Vec<u8>)| {
+            bridge.send(WorkerInput::Evaluate {
+                id,
+                weights,
+                data_url: absolute_url(DATA_DIR),
+            })
+        })
+    };
+
+    TrainingController {
+        start,
+        command,
+        retry,
+        evaluate,
+    }
 }

@@ -25,6 +25,8 @@ pub fn ErrorBanner(props: &ErrorBannerProps) -> Html {
         ErrorKind::Training(FailureKind::Training) => ("Training failed", Some("Retry")),
         ErrorKind::WorkerCrash => ("The training worker crashed", Some("Restart the worker")),
         ErrorKind::Upload => ("That file is not a usable model", None),
+        ErrorKind::Storage => ("Could not save in this browser", None),
+        ErrorKind::Model => ("That model cannot be used", None),
     };
     let on_retry = props.on_retry.reform(move |_: MouseEvent| kind);
     let on_dismiss = props.on_dismiss.reform(|_: MouseEvent| ());

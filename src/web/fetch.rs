@@ -41,10 +41,16 @@ pub async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
     Ok(Uint8Array::new(&body).to_vec())
 }
 
-/// A readable description of a JavaScript error value.
+/// A readable description of a JavaScript error value: its message, after its name when that
+/// says more than "Error" (a `DOMException`'s `QuotaExceededError`, a `TypeError`).
 pub fn describe(e: &JsValue) -> String {
     if let Some(err) = e.dyn_ref::<js_sys::Error>() {
-        return String::from(err.message());
+        let (name, message) = (String::from(err.name()), String::from(err.message()));
+        return if name.is_empty() || name == "Error" {
+            message
+        } else {
+            format!("{name}: {message}")
+        };
     }
     e.as_string().unwrap_or_else(|| format!("{e:?}"))
 }

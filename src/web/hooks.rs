@@ -1,55 +1,162 @@
-//! The page's side effects at its edges: fetching the shipped weights, saving and restoring the
-//! browser-trained ones (IndexedDB), and noticing a crashed worker. Each turns its outcome into
-//! an [`Action`]; none holds state of its own.
+//! The page's side effects at its edges: fetching the shipped weights (with their recorded
+//! evaluation) and the MNIST test set, keeping the model list in IndexedDB (restored at load,
+//! written as it changes), and noticing a crashed worker. Each turns its outcome into an
+//! [`Action`]; the storage bookkeeping lives in [`use_model_storage`].
 
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::spawn_local;
 use web_sys::ErrorEvent;
 use yew::prelude::*;
 
-use crate::app::model_source::ModelSource;
-use crate::app::state::{Action, AppState, ErrorKind};
+use crate::app::state::{Action, AppState, ErrorKind, EvalSet};
+use crate::data::{Dataset, TEST_IMAGES, TEST_LABELS};
+use crate::evaluation::Evaluation;
 
 use super::fetch::fetch_bytes;
 use super::storage;
 
 /// Where Trunk puts the shipped pretrained weights (copied from `www/model/`).
 pub const PRETRAINED_URL: &str = "model/vgg-mnist.safetensors";
+/// The shipped model's evaluation on the whole test set (`vgg-mnist eval --save-evaluation`).
+pub const PRETRAINED_EVALUATION_URL: &str = "model/evaluation.json";
+/// Where Trunk puts the MNIST files (copied from `www/data/`), relative to the page.
+pub const DATA_DIR: &str = "data/";
 
-/// Fetches the pretrained weights (they become the predicting model unless one already is).
+/// Fetches the pretrained weights and their recorded evaluation (without one, the worker scores
+/// the model).
 pub async fn load_pretrained(dispatch: UseReducerDispatcher<AppState>) {
     match fetch_bytes(PRETRAINED_URL).await {
-        Ok(bytes) => dispatch.dispatch(Action::ModelBytes {
-            source: ModelSource::Pretrained,
-            bytes: Rc::new(bytes),
-            activate: false,
-        }),
+        Ok(bytes) => {
+            let evaluation = fetch_bytes(PRETRAINED_EVALUATION_URL)
+                .await
+                .ok()
+                .and_then(|json| serde_json::from_slice::<Evaluation>(&json).ok())
+                .map(Rc::new);
+            dispatch.dispatch(Action::PretrainedLoaded {
+                bytes: Rc::new(bytes),
+                evaluation,
+            })
+        }
         Err(e) => dispatch.dispatch(Action::Failed(ErrorKind::Pretrained, e)),
     }
 }
 
-/// Saves a snapshot of the browser-trained weights, so a reload restores them. Storage being
-/// unavailable (a private window) is not an error worth a banner: the page works without it.
-pub fn save_snapshot(weights: Vec<u8>) {
-    wasm_bindgen_futures::spawn_local(async move {
-        let _ = storage::save_trained(&weights).await;
+/// Fetches and decodes the MNIST test set (1.6 MB), for the confusion matrix's examples.
+pub async fn load_test_set(dispatch: UseReducerDispatcher<AppState>) {
+    let (images, labels) = (
+        fetch_bytes(&format!("{DATA_DIR}{TEST_IMAGES}")).await,
+        fetch_bytes(&format!("{DATA_DIR}{TEST_LABELS}")).await,
+    );
+    // Without it only the examples of a cell are missing; the matrix itself comes from the worker.
+    if let (Ok(images), Ok(labels)) = (images, labels) {
+        if let Ok(test) = Dataset::from_idx(TEST_IMAGES, &images, TEST_LABELS, &labels) {
+            dispatch.dispatch(Action::TestSet(Rc::new(EvalSet {
+                images: test.images,
+                labels: test.labels,
+            })));
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch (the page's clock, for naming models and ids).
+pub fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+/// Keeps the model list and the selected model in IndexedDB: restores them once at mount, then
+/// writes what [`crate::app::model_history::ModelHistory::sync`] says after every change.
+/// Nothing is written before the restore has finished (it would overwrite the stored selection),
+/// and records are deleted only after every write of the same round succeeded (a model moved
+/// from version 1's record must exist in its new one before the old one goes).
+#[hook]
+pub fn use_model_storage(state: &UseReducerHandle<AppState>) {
+    // The revision of each record storage holds, and whether the restore has run.
+    let saved = use_mut_ref(HashMap::<String, u64>::new);
+    let ready = use_mut_ref(|| Cell::new(false));
+    let saved_selection = use_mut_ref(|| None::<String>);
+    {
+        let (dispatch, saved, ready) = (state.dispatcher(), saved.clone(), ready.clone());
+        use_effect_with((), move |_| {
+            spawn_local(async move {
+                match storage::load_models().await {
+                    Ok(stored) => {
+                        let selected = storage::load_selected().await.ok().flatten();
+                        *saved.borrow_mut() = stored.keys.into_iter().map(|k| (k, 0)).collect();
+                        ready.borrow().set(true);
+                        dispatch.dispatch(Action::Restored {
+                            models: stored.models,
+                            legacy: stored.legacy,
+                            selected,
+                            now_ms: now_ms(),
+                        });
+                    }
+                    // No storage (a private window): the page works without it, and says so once a
+                    // write fails.
+                    Err(_) => ready.borrow().set(true),
+                }
+            });
+        });
+    }
+    let key = (state.models.generation(), state.selected.clone(), ready.borrow().get());
+    let (state, dispatch) = (state.clone(), state.dispatcher());
+    use_effect_with(key, move |(_, selected, ready)| {
+        if *ready {
+            write_changes(&state, &dispatch, &saved, &saved_selection, selected.clone());
+        }
     });
 }
 
-/// Offers the model trained in this browser before the last reload, if IndexedDB has one.
-pub async fn restore_trained(dispatch: UseReducerDispatcher<AppState>) {
-    // Storage being unavailable is not an error worth a banner: the page works without it.
-    if let Ok(Some(bytes)) = storage::load_trained().await {
-        dispatch.dispatch(Action::ModelBytes {
-            source: ModelSource::Trained,
-            bytes: Rc::new(bytes),
-            activate: false,
-        });
-        dispatch.dispatch(Action::Notice(Some(
-            "Restored the model you trained earlier in this browser (choose \"Trained here\").".into(),
-        )));
+fn write_changes(
+    state: &AppState,
+    dispatch: &UseReducerDispatcher<AppState>,
+    saved: &Rc<RefCell<HashMap<String, u64>>>,
+    saved_selection: &Rc<RefCell<Option<String>>>,
+    selected: Option<String>,
+) {
+    let plan = state.models.sync(&mut saved.borrow_mut());
+    let selection = (selected != *saved_selection.borrow())
+        .then(|| selected.clone())
+        .flatten();
+    if selection.is_some() {
+        *saved_selection.borrow_mut() = selected;
     }
+    if plan.put.is_empty() && plan.delete.is_empty() && selection.is_none() {
+        return;
+    }
+    let (dispatch, saved) = (dispatch.clone(), saved.clone());
+    spawn_local(async move {
+        let mut failure = None;
+        for model in &plan.put {
+            if let Err(e) = storage::put_model(model).await {
+                // Not written: forget it, so the next change tries again.
+                saved.borrow_mut().remove(&model.entry.id);
+                failure = Some(format!("{:?} was not saved ({e})", model.entry.name));
+            }
+        }
+        if failure.is_none() {
+            for id in &plan.delete {
+                if let Err(e) = storage::delete_model(id).await {
+                    saved.borrow_mut().insert(id.clone(), 0);
+                    failure = Some(format!("{id:?} was not deleted ({e})"));
+                }
+            }
+        }
+        if let Some(id) = selection {
+            if let Err(e) = storage::save_selected(&id).await {
+                failure.get_or_insert(format!("the choice of model was not saved ({e})"));
+            }
+        }
+        if let Some(why) = failure {
+            dispatch.dispatch(Action::Failed(
+                ErrorKind::Storage,
+                format!("The browser's storage refused a change: {why}. The page works on; free some space or delete models to keep them across reloads."),
+            ));
+        }
+    });
 }
 
 /// Reports uncaught errors of the training worker. An error the worker does not handle (a

@@ -10,18 +10,20 @@ use std::rc::Rc;
 use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
 
-use crate::app::model_source::ModelSource;
 use crate::app::settings::TrainSettings;
 use crate::app::state::{Action, AppState, ErrorKind, RunState};
 use crate::predictor::{PredictError, Predictor};
+
+/// Images in the MNIST test set: a model's evaluation is complete when it covers them all.
+const MNIST_TEST_SIZE: usize = 10_000;
 
 use super::confusion_view::ConfusionView;
 use super::controller::use_training_controller;
 use super::draw_pad::{DrawPad, Drawing};
 use super::env::{query_string, worker_budget};
 use super::error_banner::ErrorBanner;
-use super::hooks::{load_pretrained, restore_trained, use_worker_crash_listener};
-use super::model_panel::ModelPanel;
+use super::hooks::{load_pretrained, load_test_set, now_ms, use_model_storage, use_worker_crash_listener};
+use super::model_panel::{download, entries, file_name, ModelPanel};
 use super::prediction_view::PredictionView;
 use super::progress_chart::ProgressChart;
 use super::train_panel::TrainPanel;
@@ -46,22 +48,42 @@ pub struct PageProps {
 
 #[component]
 pub fn Page(props: &PageProps) -> Html {
-    let state = use_reducer(|| AppState {
-        settings: TrainSettings::from_query_on(&query_string(), worker_budget()),
-        ..AppState::default()
+    let state = use_reducer(|| {
+        let budget = worker_budget();
+        AppState {
+            settings: TrainSettings::from_query_on(&query_string(), budget),
+            worker_cap: budget.memory_cap,
+            ..AppState::default()
+        }
     });
     let dispatch = state.dispatcher();
     let last_drawing = use_mut_ref(|| None::<Drawing>);
     let controller = use_training_controller(dispatch.clone(), state.settings.clone(), props.build);
     use_worker_crash_listener(dispatch.clone());
 
+    use_model_storage(&state);
     {
         let dispatch = dispatch.clone();
         use_effect_with((), move |_| {
             spawn_local(async move {
                 load_pretrained(dispatch.clone()).await;
-                restore_trained(dispatch).await;
+                // After the model: the first prediction must not wait for the test set.
+                load_test_set(dispatch).await;
             });
+        });
+    }
+
+    // A model whose evaluation on the whole test set is unknown is scored by the worker.
+    {
+        let needed = state.evaluation_needed(MNIST_TEST_SIZE);
+        let weights = (needed.as_deref())
+            .and_then(|id| state.models.get(id))
+            .map(|m| m.weights.clone());
+        let evaluate = controller.evaluate.clone();
+        use_effect_with(needed, move |needed| {
+            if let (Some(id), Some(weights)) = (needed, weights) {
+                evaluate.emit((id.clone(), weights.to_vec()));
+            }
         });
     }
 
@@ -90,22 +112,25 @@ pub fn Page(props: &PageProps) -> Html {
 
     let on_upload = {
         let dispatch = dispatch.clone();
-        Callback::from(move |result: Result<Vec<u8>, String>| match result {
-            Ok(bytes) => dispatch.dispatch(Action::ModelBytes {
-                source: ModelSource::Uploaded,
+        Callback::from(move |result: Result<(String, Vec<u8>), String>| match result {
+            Ok((name, bytes)) => dispatch.dispatch(Action::Uploaded {
+                name,
                 bytes: Rc::new(bytes),
-                activate: true,
+                now_ms: now_ms(),
             }),
             Err(e) => dispatch.dispatch(Action::Failed(ErrorKind::Upload, e)),
         })
     };
+    let on_download = {
+        let state = state.clone();
+        Callback::from(move |id: String| {
+            if let Some(m) = state.models.get(&id) {
+                download(&m.weights, &file_name(&m.entry));
+            }
+        })
+    };
 
     let s = &*state;
-    let available: Vec<ModelSource> = ModelSource::ALL
-        .into_iter()
-        .filter(|&m| s.models.get(m).is_some())
-        .collect();
-    let current = s.source.and_then(|m| s.models.get(m));
     let summary = s
         .predictor
         .as_ref()
@@ -115,8 +140,8 @@ pub fn Page(props: &PageProps) -> Html {
     } else {
         "loading the model…"
     };
-    let test_accuracy = (s.last_eval.as_ref()).map(|r| (r.evaluation.accuracy, r.evaluation.predictions.len()));
     let training_live = matches!(s.run_state(), RunState::Training | RunState::Loading);
+    let live_weights = training_live && s.selected.is_some() && s.selected == s.run_id;
 
     html! {
         <>
@@ -131,14 +156,18 @@ pub fn Page(props: &PageProps) -> Html {
             if let Some(notice) = s.notice.clone() {
                 <div class="notice" data-testid="notice">
                     <span>{ notice }</span>
-                    <button class="link" onclick={dispatch.to_callback().reform(|_| Action::Notice(None))}>{ "×" }</button>
+                    if s.models.deleted().is_some() {
+                        <button class="secondary small" data-testid="model-undo"
+                                onclick={dispatch.to_callback().reform(|_| Action::UndoDelete)}>{ "Undo" }</button>
+                    }
+                    <button class="link" aria-label="Dismiss" onclick={dispatch.to_callback().reform(|_| Action::Notice(None))}>{ "×" }</button>
                 </div>
             }
             <main class="layout">
                 <div class="column">
                     <section class="card draw-card">
                         <h2>{ "Draw" }
-                            if training_live && s.source == Some(ModelSource::Trained) {
+                            if live_weights {
                                 <span class="badge">{ "live weights" }</span>
                             }
                         </h2>
@@ -147,12 +176,16 @@ pub fn Page(props: &PageProps) -> Html {
                             <PredictionView prediction={s.prediction.clone()} placeholder={placeholder} />
                         </div>
                     </section>
-                    <ModelPanel source={s.source} {available} {current} summary={summary}
-                        on_select={dispatch.to_callback().reform(Action::UseModel)} {on_upload} />
+                    <ModelPanel entries={entries(&s.models)} broken={s.models.broken().to_vec()}
+                        selected={s.selected.clone()} {summary}
+                        on_use={dispatch.to_callback().reform(Action::UseModel)}
+                        on_delete={dispatch.to_callback().reform(Action::DeleteModel)}
+                        {on_download} {on_upload} />
                 </div>
                 <div class="column">
                     <TrainPanel settings={s.settings.clone()} state={s.run_state()}
-                        progress={s.progress.clone()} {test_accuracy} on_command={controller.command.clone()}
+                        progress={s.progress.clone()} test_accuracy={s.run_accuracy}
+                        on_command={controller.command.clone()}
                         build={props.build}
                         on_settings={dispatch.to_callback().reform(Action::SetSettings)} />
                     <section class="card chart-card">
@@ -162,7 +195,10 @@ pub fn Page(props: &PageProps) -> Html {
                             total_steps={s.progress.total_steps} />
                     </section>
                 </div>
-                <ConfusionView report={s.last_eval.clone()} eval_set={s.eval_set.clone()}
+                <ConfusionView evaluation={s.evaluation()} test_set={s.test_set.clone()}
+                    kind={s.selected_entry().map(|e| e.kind)} caption={s.evaluation_caption()}
+                    scoring={s.scoring.clone().filter(|sc| s.selected.as_ref() == Some(&sc.id))}
+                    busy={s.run_state().is_active() && s.selected != s.run_id}
                     selected={s.selected_cell} on_select={dispatch.to_callback().reform(Action::SelectCell)} />
             </main>
             <footer>

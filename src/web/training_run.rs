@@ -92,8 +92,6 @@ impl TrainingRun {
             total_steps: self.trainer.total_steps(),
             steps_per_epoch: self.trainer.steps_per_epoch(),
             train_size,
-            eval_images: self.test_set.images.clone(),
-            eval_labels: self.test_set.labels.clone(),
             workers: self.workers(),
         }
     }

@@ -1,10 +1,12 @@
 //! The training Web Worker: a yew-agent reactor that fetches MNIST itself and drives the core
-//! [`crate::train::Trainer`] one batch at a time.
+//! [`crate::train::Trainer`] one batch at a time, and scores models on the test set for the page.
 //!
-//! Contract: between two batches the worker yields to its event loop (a zero-delay timer), so
-//! messages from the page — Pause, Resume, Stop, a new Start — are handled after at most one
-//! batch (plus an evaluation). The decoded MNIST files are kept for later runs. When the page
-//! drops its bridge the input stream ends and the worker returns.
+//! Contract: between two units of work (a batch, a slice of an evaluation) the worker yields to
+//! its event loop, so messages from the page — Pause, Resume, Stop, a new Start — are handled
+//! after at most one batch (plus an evaluation). A training run goes first; a scoring job
+//! ([`WorkerInput::Evaluate`]) advances only while no run trains, and a new run or request
+//! replaces it. The decoded MNIST files are kept for later runs. When the page drops its bridge
+//! the input stream ends and the worker returns.
 
 use std::rc::Rc;
 
@@ -14,10 +16,16 @@ use yew_agent::reactor::ReactorScope;
 
 use crate::app::protocol::{FailureKind, WorkerInput, WorkerOutput};
 use crate::app::settings::TrainSettings;
-use crate::data::{self, Mnist};
+use crate::checkpoint;
+use crate::data::{self, Dataset};
+use crate::evaluation::{evaluate_more, PartialEvaluation};
+use crate::model::Vgg;
 
 use super::fetch::fetch_bytes;
 use super::training_run::{Failure, TrainingRun};
+
+/// Test images scored per turn of a scoring job: a few tenths of a second for the seed model.
+const SCORE_SLICE: usize = 500;
 
 /// Entry point of the worker binary (`src/bin/worker.rs`).
 pub fn register() {
@@ -29,14 +37,39 @@ pub fn register() {
     TrainerReactor::registrar().register();
 }
 
+/// A model being scored on the whole test set, a slice per turn.
+struct ScoringJob {
+    id: String,
+    model: Vgg,
+    partial: PartialEvaluation,
+}
+
+/// What the worker holds between messages.
+#[derive(Default)]
+struct Worker {
+    train: Option<Rc<Dataset>>,
+    test: Option<Rc<Dataset>>,
+    run: Option<TrainingRun>,
+    scoring: Option<ScoringJob>,
+}
+
+impl Worker {
+    fn training(&self) -> bool {
+        self.run.as_ref().is_some_and(|r| !r.paused)
+    }
+
+    /// Work is waiting: the loop must not sleep until the next message.
+    fn busy(&self) -> bool {
+        self.training() || (self.run.is_none() && self.scoring.is_some())
+    }
+}
+
 #[reactor(TrainerReactor)]
 pub async fn trainer_reactor(mut scope: ReactorScope<WorkerInput, WorkerOutput>) {
-    let mut mnist: Option<Rc<Mnist>> = None;
-    let mut run: Option<TrainingRun> = None;
+    let mut w = Worker::default();
     loop {
-        let training = run.as_ref().is_some_and(|r| !r.paused);
-        // While training, take only what has already arrived; otherwise sleep until a message.
-        let input = if training {
+        // While busy, take only what has already arrived; otherwise sleep until a message.
+        let input = if w.busy() {
             match scope.next().now_or_never() {
                 Some(Some(input)) => Some(input),
                 Some(None) => return,
@@ -49,70 +82,198 @@ pub async fn trainer_reactor(mut scope: ReactorScope<WorkerInput, WorkerOutput>)
             }
         };
         let outputs = match input {
-            Some(input) => handle(input, &mut run, &mut mnist, &mut scope).await,
-            None => tick(&mut run).await,
+            Some(input) => w.handle(input, &mut scope).await,
+            None => w.tick().await,
         };
         for output in outputs {
             if scope.send(output).await.is_err() {
                 return; // The page has gone.
             }
         }
-        if run.as_ref().is_some_and(|r| !r.paused) {
+        if w.busy() {
             // A macrotask boundary: lets the worker's `onmessage` queue the page's messages.
             yield_to_event_loop().await;
         }
     }
 }
 
-async fn handle(
-    input: WorkerInput,
-    run: &mut Option<TrainingRun>,
-    mnist: &mut Option<Rc<Mnist>>,
-    scope: &mut ReactorScope<WorkerInput, WorkerOutput>,
-) -> Vec<WorkerOutput> {
-    match input {
-        WorkerInput::Start {
-            settings,
-            data_url,
-            worker_url,
-        } => {
-            *run = None;
-            match start(&settings, &data_url, &worker_url, mnist, scope).await {
-                Ok(new_run) => {
-                    let started = new_run.started_message(settings.train_size);
-                    *run = Some(new_run);
-                    vec![started]
+impl Worker {
+    async fn handle(
+        &mut self,
+        input: WorkerInput,
+        scope: &mut ReactorScope<WorkerInput, WorkerOutput>,
+    ) -> Vec<WorkerOutput> {
+        match input {
+            WorkerInput::Start {
+                settings,
+                data_url,
+                worker_url,
+            } => {
+                self.run = None;
+                self.scoring = None;
+                match self.start(&settings, &data_url, &worker_url, scope).await {
+                    Ok(new_run) => {
+                        let started = new_run.started_message(settings.train_size);
+                        self.run = Some(new_run);
+                        vec![started]
+                    }
+                    Err((kind, message)) => vec![WorkerOutput::Failed { kind, message }],
                 }
-                Err((kind, message)) => vec![WorkerOutput::Failed { kind, message }],
+            }
+            WorkerInput::Pause => match &mut self.run {
+                Some(r) => {
+                    r.paused = true;
+                    vec![WorkerOutput::Paused]
+                }
+                None => vec![],
+            },
+            WorkerInput::Resume => match &mut self.run {
+                Some(r) => {
+                    r.paused = false;
+                    vec![WorkerOutput::Resumed]
+                }
+                None => vec![],
+            },
+            WorkerInput::Stop => match self.run.take() {
+                // A last evaluation, so the page gets the weights as they were at the stop. A
+                // quick one: Stop should answer at once, and the seed model needs seconds for all
+                // 10,000.
+                Some(mut r) => match r.evaluate() {
+                    Ok(report) => vec![
+                        WorkerOutput::Evaluated(report),
+                        WorkerOutput::Finished { stopped: true },
+                    ],
+                    Err((kind, message)) => vec![WorkerOutput::Failed { kind, message }],
+                },
+                None => vec![],
+            },
+            WorkerInput::Evaluate { id, weights, data_url } => {
+                self.scoring = None;
+                match self.scoring_job(id.clone(), &weights, &data_url).await {
+                    Ok(job) => {
+                        self.scoring = Some(job);
+                        vec![]
+                    }
+                    // Scoring is a courtesy: the page goes on without a matrix for this model.
+                    Err(why) => vec![WorkerOutput::Notice {
+                        message: format!("Could not score this model on the test set: {why}"),
+                    }],
+                }
             }
         }
-        WorkerInput::Pause => match run {
-            Some(r) => {
-                r.paused = true;
-                vec![WorkerOutput::Paused]
-            }
-            None => vec![],
-        },
-        WorkerInput::Resume => match run {
-            Some(r) => {
-                r.paused = false;
-                vec![WorkerOutput::Resumed]
-            }
-            None => vec![],
-        },
-        WorkerInput::Stop => match run.take() {
-            // A last evaluation, so the page gets the weights as they were at the stop. A quick
-            // one: Stop should answer at once, and the seed model needs seconds for all 10,000.
-            Some(mut r) => match r.evaluate() {
-                Ok(report) => vec![
-                    WorkerOutput::Evaluated(report),
-                    WorkerOutput::Finished { stopped: true },
-                ],
-                Err((kind, message)) => vec![WorkerOutput::Failed { kind, message }],
-            },
-            None => vec![],
-        },
     }
+
+    /// One unit of work: a training step of the current run (and its end when it was the last),
+    /// or else a slice of the scoring job.
+    async fn tick(&mut self) -> Vec<WorkerOutput> {
+        if let Some(r) = &mut self.run {
+            if r.paused {
+                return vec![];
+            }
+            return match r.tick().await {
+                Ok(mut outputs) => {
+                    if r.is_done() {
+                        self.run = None;
+                        outputs.push(WorkerOutput::Finished { stopped: false });
+                    }
+                    outputs
+                }
+                Err((kind, message)) => {
+                    self.run = None;
+                    vec![WorkerOutput::Failed { kind, message }]
+                }
+            };
+        }
+        self.score_slice()
+    }
+
+    fn score_slice(&mut self) -> Vec<WorkerOutput> {
+        let (Some(job), Some(test)) = (&mut self.scoring, &self.test) else {
+            return vec![];
+        };
+        let device = candle_core::Device::Cpu;
+        if let Err(e) = evaluate_more(&job.model, test, &device, &mut job.partial, SCORE_SLICE) {
+            self.scoring = None;
+            return vec![WorkerOutput::Notice {
+                message: format!("Scoring the model failed: {e}"),
+            }];
+        }
+        let (scored, total) = (job.partial.scored(), test.len());
+        if scored < total {
+            return vec![WorkerOutput::ModelScoring {
+                id: job.id.clone(),
+                scored,
+                total,
+            }];
+        }
+        let Some(job) = self.scoring.take() else {
+            return vec![];
+        };
+        vec![WorkerOutput::ModelEvaluated {
+            id: job.id,
+            evaluation: job.partial.finish(),
+        }]
+    }
+
+    async fn scoring_job(&mut self, id: String, weights: &[u8], data_url: &str) -> Result<ScoringJob, String> {
+        let device = candle_core::Device::Cpu;
+        let model = checkpoint::from_bytes(weights, &device)
+            .and_then(|ck| ck.model(&device))
+            .map_err(|e| e.to_string())?;
+        if self.test.is_none() {
+            let test = load_pair(data_url, data::TEST_IMAGES, data::TEST_LABELS, None).await?;
+            self.test = Some(Rc::new(test));
+        }
+        Ok(ScoringJob {
+            id,
+            model,
+            partial: PartialEvaluation::default(),
+        })
+    }
+
+    async fn start(
+        &mut self,
+        settings: &TrainSettings,
+        data_url: &str,
+        worker_url: &str,
+        scope: &mut ReactorScope<WorkerInput, WorkerOutput>,
+    ) -> Result<TrainingRun, Failure> {
+        let data_err = |e| (FailureKind::Data, e);
+        if self.train.is_none() {
+            let train = load_pair(data_url, data::TRAIN_IMAGES, data::TRAIN_LABELS, Some(scope)).await;
+            self.train = Some(Rc::new(train.map_err(data_err)?));
+        }
+        if self.test.is_none() {
+            let test = load_pair(data_url, data::TEST_IMAGES, data::TEST_LABELS, Some(scope)).await;
+            self.test = Some(Rc::new(test.map_err(data_err)?));
+        }
+        let (Some(train), Some(test)) = (&self.train, &self.test) else {
+            return Err((FailureKind::Data, "MNIST did not load".into()));
+        };
+        TrainingRun::new(settings, train.take(settings.train_size), (**test).clone(), worker_url)
+    }
+}
+
+/// Fetches and decodes a pair of MNIST files, telling the page each step when `scope` is given.
+async fn load_pair(
+    data_url: &str,
+    images: &str,
+    labels: &str,
+    mut scope: Option<&mut ReactorScope<WorkerInput, WorkerOutput>>,
+) -> Result<Dataset, String> {
+    let mut files = Vec::with_capacity(2);
+    for name in [images, labels] {
+        if let Some(scope) = scope.as_mut() {
+            // A closed page is noticed by the main loop's next send; ignore it here.
+            let _ = scope
+                .send(WorkerOutput::Loading {
+                    what: format!("fetching {name}"),
+                })
+                .await;
+        }
+        files.push(fetch_bytes(&format!("{}/{name}", data_url.trim_end_matches('/'))).await?);
+    }
+    Dataset::from_idx(images, &files[0], labels, &files[1]).map_err(|e| e.to_string())
 }
 
 /// Returns after one turn of the event loop, so pending messages from the page are queued.
@@ -144,69 +305,4 @@ async fn yield_to_event_loop() {
     if !delivered {
         gloo_timers::future::TimeoutFuture::new(0).await;
     }
-}
-
-/// One training step of the current run, and its end when it was the last.
-async fn tick(run: &mut Option<TrainingRun>) -> Vec<WorkerOutput> {
-    let Some(r) = run else { return vec![] };
-    match r.tick().await {
-        Ok(mut outputs) => {
-            if r.is_done() {
-                *run = None;
-                outputs.push(WorkerOutput::Finished { stopped: false });
-            }
-            outputs
-        }
-        Err((kind, message)) => {
-            *run = None;
-            vec![WorkerOutput::Failed { kind, message }]
-        }
-    }
-}
-
-async fn start(
-    settings: &TrainSettings,
-    data_url: &str,
-    worker_url: &str,
-    mnist: &mut Option<Rc<Mnist>>,
-    scope: &mut ReactorScope<WorkerInput, WorkerOutput>,
-) -> Result<TrainingRun, Failure> {
-    let data = match mnist {
-        Some(data) => data.clone(),
-        None => {
-            let loaded = Rc::new(load_mnist(data_url, scope).await?);
-            *mnist = Some(loaded.clone());
-            loaded
-        }
-    };
-    let train = data.train.take(settings.train_size);
-    TrainingRun::new(settings, train, data.test.clone(), worker_url)
-}
-
-/// Fetches and decodes the four MNIST files, reporting each step to the page.
-async fn load_mnist(data_url: &str, scope: &mut ReactorScope<WorkerInput, WorkerOutput>) -> Result<Mnist, Failure> {
-    let names = [
-        data::TRAIN_IMAGES,
-        data::TRAIN_LABELS,
-        data::TEST_IMAGES,
-        data::TEST_LABELS,
-    ];
-    let mut files = Vec::with_capacity(names.len());
-    for name in names {
-        let what = format!("fetching {name}");
-        // A closed page is noticed by the main loop's next send; ignore it here.
-        let _ = scope.send(WorkerOutput::Loading { what }).await;
-        let bytes = fetch_bytes(&format!("{}/{name}", data_url.trim_end_matches('/')))
-            .await
-            .map_err(|e| (FailureKind::Data, e))?;
-        files.push(bytes);
-    }
-    let _ = scope
-        .send(WorkerOutput::Loading {
-            what: "decoding MNIST".into(),
-        })
-        .await;
-    let [ti, tl, vi, vl] = [&files[0], &files[1], &files[2], &files[3]];
-    Mnist::from_bytes([(names[0], ti), (names[1], tl), (names[2], vi), (names[3], vl)])
-        .map_err(|e| (FailureKind::Data, e.to_string()))
 }

@@ -1,0 +1,226 @@
+use candle_core::Device;
+
+use super::*;
+use crate::app::protocol::EvalReport;
+use crate::checkpoint;
+use crate::metrics::ConfusionMatrix;
+use crate::model::{init_params, ModelConfig};
+
+fn weights(seed: u64) -> Rc<Vec<u8>> {
+    let config = ModelConfig::small();
+    let varmap = init_params(&config, seed, &Device::Cpu).expect("init");
+    Rc::new(checkpoint::to_bytes(&varmap, &config).expect("serialise"))
+}
+
+fn evaluation(images: usize, accuracy: f64) -> Evaluation {
+    Evaluation {
+        accuracy,
+        loss: 1.0,
+        confusion: ConfusionMatrix::default(),
+        predictions: vec![0; images],
+    }
+}
+
+fn with_pretrained() -> AppState {
+    let mut state = AppState::default();
+    state.apply(Action::PretrainedLoaded {
+        bytes: weights(7),
+        evaluation: Some(Rc::new(evaluation(10_000, 0.99))),
+    });
+    state
+}
+
+fn snapshot(step: usize, images: usize) -> Action {
+    Action::Worker(WorkerOutput::Evaluated(EvalReport {
+        step,
+        evaluation: evaluation(images, 0.5 + step as f64 / 1000.0),
+        weights: weights(step as u64).to_vec(),
+    }))
+}
+
+fn ids(state: &AppState) -> Vec<String> {
+    state.models.entries().map(|e| e.id.clone()).collect()
+}
+
+#[test]
+fn the_pretrained_model_predicts_at_once_with_its_recorded_matrix() {
+    let state = with_pretrained();
+    assert_eq!(state.selected.as_deref(), Some(PRETRAINED_ID));
+    assert!(state.predictor.is_some());
+    assert_eq!(state.evaluation().unwrap().predictions.len(), 10_000);
+    assert_eq!(
+        state.evaluation_needed(10_000),
+        None,
+        "the recorded matrix covers the test set"
+    );
+    let caption = state.evaluation_caption().unwrap();
+    assert!(
+        caption.starts_with("Pretrained") && caption.ends_with("10,000 test images"),
+        "{caption}"
+    );
+}
+
+#[test]
+fn a_bad_upload_is_an_error_and_keeps_the_model() {
+    let mut state = with_pretrained();
+    state.apply(Action::Uploaded {
+        name: "bad.safetensors".into(),
+        bytes: Rc::new(b"not a model".to_vec()),
+        now_ms: 5.0,
+    });
+    let error = state.error.as_ref().expect("an error is shown");
+    assert_eq!(error.kind, ErrorKind::Upload);
+    assert!(
+        error.message.contains("bad.safetensors") && error.message.contains("safetensors"),
+        "{}",
+        error.message
+    );
+    assert_eq!(state.selected.as_deref(), Some(PRETRAINED_ID));
+    assert_eq!(ids(&state), [PRETRAINED_ID]);
+}
+
+#[test]
+fn an_upload_is_a_new_entry_that_predicts_and_gets_scored() {
+    let mut state = with_pretrained();
+    state.apply(Action::Uploaded {
+        name: "mine.safetensors".into(),
+        bytes: weights(3),
+        now_ms: 5.0,
+    });
+    assert_eq!(ids(&state), ["uploaded-5", PRETRAINED_ID]);
+    assert_eq!(state.selected.as_deref(), Some("uploaded-5"));
+    assert_eq!(state.evaluation_needed(10_000).as_deref(), Some("uploaded-5"));
+    state.apply(Action::Worker(WorkerOutput::ModelScoring {
+        id: "uploaded-5".into(),
+        scored: 500,
+        total: 10_000,
+    }));
+    assert_eq!(state.evaluation_needed(10_000), None, "already being scored");
+    state.apply(Action::Worker(WorkerOutput::ModelEvaluated {
+        id: "uploaded-5".into(),
+        evaluation: evaluation(10_000, 0.9),
+    }));
+    assert_eq!(state.scoring, None);
+    assert_eq!(state.selected_entry().unwrap().test_accuracy, Some(0.9));
+    assert_eq!(state.evaluation_needed(10_000), None);
+}
+
+#[test]
+fn each_run_updates_only_its_own_entry_and_is_followed_until_the_user_picks_another() {
+    let mut state = with_pretrained();
+    state.apply(Action::StartRequested { now_ms: 100.0 });
+    assert_eq!(state.run_state(), RunState::Loading);
+    state.apply(snapshot(10, 1000));
+    assert_eq!(state.selected.as_deref(), Some("trained-100"));
+    assert_eq!(state.progress.accuracy_history, [(10, 0.51)]);
+    state.apply(snapshot(20, 1000));
+    assert_eq!(ids(&state), ["trained-100", PRETRAINED_ID], "one entry per run");
+    state.apply(Action::Worker(WorkerOutput::Finished { stopped: true }));
+
+    // A second run: the first run's model is untouched by its snapshots.
+    state.apply(Action::StartRequested { now_ms: 200.0 });
+    state.apply(snapshot(5, 1000));
+    assert_eq!(ids(&state), ["trained-200", "trained-100", PRETRAINED_ID]);
+    let first = &state.models.get("trained-100").unwrap().entry;
+    assert_eq!(first.test_accuracy, Some(0.52));
+    assert_eq!(first.note.as_deref(), Some("after 20 steps"));
+
+    state.apply(Action::UseModel(PRETRAINED_ID.into()));
+    state.apply(snapshot(15, 1000));
+    assert_eq!(
+        state.selected.as_deref(),
+        Some(PRETRAINED_ID),
+        "the user's choice stays"
+    );
+    state.apply(Action::Worker(WorkerOutput::Failed {
+        kind: FailureKind::Diverged,
+        message: "diverged".into(),
+    }));
+    assert_eq!(state.run_state(), RunState::Error);
+    assert_eq!(
+        state.error.as_ref().map(|e| e.kind),
+        Some(ErrorKind::Training(FailureKind::Diverged))
+    );
+    assert_eq!(
+        state.models.get("trained-200").unwrap().entry.note.as_deref(),
+        Some("after 15 steps")
+    );
+}
+
+#[test]
+fn storage_restores_the_list_and_the_selection_and_names_what_it_skipped() {
+    let mut state = with_pretrained();
+    let stored = |id: &str, created_ms: f64| {
+        let w = weights(created_ms as u64);
+        StoredModel {
+            entry: ModelEntry {
+                id: id.into(),
+                kind: ModelKind::Trained,
+                name: id.into(),
+                created_ms,
+                config: ModelConfig::small(),
+                bytes: w.len(),
+                test_accuracy: Some(0.99),
+                test_images: 10_000,
+                settings: None,
+                note: None,
+            },
+            weights: w,
+            evaluation: None,
+        }
+    };
+    state.apply(Action::Restored {
+        models: vec![
+            Ok(stored("trained-1", 1.0)),
+            Ok(stored("trained-2", 2.0)),
+            Err(BrokenEntry {
+                id: "trained-9".into(),
+                reason: "no weights".into(),
+            }),
+        ],
+        legacy: vec![weights(4).to_vec()],
+        selected: Some("trained-1".into()),
+        now_ms: 50.0,
+    });
+    assert_eq!(ids(&state), ["trained-50", "trained-2", "trained-1", PRETRAINED_ID]);
+    assert_eq!(state.selected.as_deref(), Some("trained-1"));
+    let notice = state.notice.clone().unwrap();
+    assert!(notice.contains("Restored 3 models"), "{notice}");
+    assert!(notice.contains("\"trained-9\" (no weights)"), "{notice}");
+    // The broken record can be deleted from the list.
+    state.apply(Action::DeleteModel("trained-9".into()));
+    assert!(state.models.broken().is_empty());
+}
+
+#[test]
+fn deleting_the_model_in_use_falls_back_to_the_pretrained_one_and_can_be_undone() {
+    let mut state = with_pretrained();
+    state.apply(Action::Uploaded {
+        name: "mine.safetensors".into(),
+        bytes: weights(3),
+        now_ms: 5.0,
+    });
+    state.apply(Action::DeleteModel("uploaded-5".into()));
+    assert_eq!(state.selected.as_deref(), Some(PRETRAINED_ID));
+    assert_eq!(ids(&state), [PRETRAINED_ID]);
+    assert!(state.notice.as_deref().unwrap().contains("mine.safetensors"));
+    state.apply(Action::DeleteModel(PRETRAINED_ID.into()));
+    assert_eq!(ids(&state), [PRETRAINED_ID], "the shipped model cannot be deleted");
+    state.apply(Action::UndoDelete);
+    assert_eq!(ids(&state), ["uploaded-5", PRETRAINED_ID]);
+    assert_eq!(state.selected.as_deref(), Some("uploaded-5"));
+}
+
+#[test]
+fn a_crashed_worker_ends_a_scoring_job_and_reset_clears_the_run() {
+    let mut state = with_pretrained();
+    state.scoring = Some(Scoring {
+        id: PRETRAINED_ID.into(),
+        scored: 1,
+        total: 2,
+    });
+    state.apply(Action::WorkerCrashed("boom".into()));
+    assert_eq!((state.run_state(), state.scoring.clone()), (RunState::Error, None));
+    state.apply(Action::ResetTraining);
+    assert_eq!((state.run_state(), state.error.clone()), (RunState::Idle, None));
+}
