@@ -78,6 +78,14 @@ fn helper_messages_round_trip_through_their_wire_form() {
         ToHelper::decode(&step_without_indices.into()),
         Err("a step without indices".to_string())
     );
+    let short = ToHelper::Init {
+        settings: TrainSettings::default(),
+        images: Cow::Owned(vec![0; 783]),
+        labels: Cow::Owned(vec![1]),
+        stream: 0,
+    };
+    let err = ToHelper::decode(&short.encode().message.into()).unwrap_err();
+    assert!(err.contains("783 pixels for 1 labels"), "{err}");
 }
 
 #[wasm_bindgen_test]

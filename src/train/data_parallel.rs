@@ -93,8 +93,15 @@ impl Trainer {
     }
 
     /// The gradient of the summed cross-entropy over the images `indices` (a replica's slice of
-    /// a [`PlannedStep`]), without updating anything.
+    /// a [`PlannedStep`]), without updating anything. Indices come from another worker's message,
+    /// so one past the training set is an error, not a panic.
     pub fn gradients(&mut self, indices: &[usize]) -> Result<Gradients, TrainError> {
+        if let Some(&bad) = indices.iter().find(|&&i| i >= self.data.len()) {
+            return Err(TrainError::Invalid(format!(
+                "image {bad} asked for, but the training set has {}",
+                self.data.len()
+            )));
+        }
         if indices.is_empty() {
             return Ok(Gradients {
                 values: vec![0.0; self.num_parameters()],
@@ -259,6 +266,8 @@ mod tests {
         let mut total = t.gradients(&planned.indices).unwrap();
         assert!(t.apply_update(0.1, &total.values[1..]).is_err());
         assert!(total.add(&Gradients::default()).is_err());
+        let err = t.gradients(&[0, 50]).unwrap_err().to_string();
+        assert!(err.contains("image 50 asked for, but the training set has 50"), "{err}");
         let short = Gradients {
             images: 3,
             ..total.clone()

@@ -120,13 +120,4 @@ export async function run({ page, context, base, shots, check }) {
     assert((await attr(page, '[data-testid="model-source"]', 'data-source')) === 'trained', 'not switched');
   });
 
-  await check('the page is usable at phone width', async () => {
-    await page.setViewportSize({ width: 390, height: 844 });
-    await page.goto(base);
-    await modelReady(page, 10000);
-    await draw(page, DIGITS[7]);
-    const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
-    await page.screenshot({ path: path.join(shots, 'phone.png'), fullPage: true });
-    assert(scrollWidth <= 392, `page is ${scrollWidth} px wide`);
-  });
 }

@@ -89,6 +89,14 @@ impl ToHelper<'_> {
                 let (Ok(images), Ok(labels)) = (bytes("images"), bytes("labels")) else {
                     return Err("init without the training set".into());
                 };
+                // The trainer indexes images by label count: they must agree.
+                if images.len() != labels.len() * crate::data::IMAGE_PIXELS || labels.iter().any(|&l| l > 9) {
+                    return Err(format!(
+                        "init with {} pixels for {} labels (or a label above 9)",
+                        images.len(),
+                        labels.len()
+                    ));
+                }
                 Ok(ToHelper::Init {
                     settings,
                     images: Cow::Owned(images),
