@@ -8,6 +8,7 @@
 pub mod eval_schedule;
 pub mod helper_protocol;
 pub mod model_history;
+pub mod my_digits;
 pub mod protocol;
 pub mod settings;
 pub mod state;

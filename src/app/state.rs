@@ -15,14 +15,17 @@ use crate::evaluation::Evaluation;
 use crate::predictor::{Prediction, Predictor};
 
 use super::model_history::{BrokenEntry, ModelEntry, ModelHistory, ModelKind, StoredModel, PRETRAINED_ID};
+use super::my_digits::{MyDigits, Sample};
 use super::protocol::{FailureKind, WorkerOutput};
 use super::settings::TrainSettings;
 
+mod digits;
 mod models;
 mod run;
 #[cfg(test)]
 mod tests;
 
+pub use digits::DigitsScore;
 pub use run::{RunProgress, RunState};
 
 /// What went wrong; decides the retry button.
@@ -40,6 +43,8 @@ pub enum ErrorKind {
     Storage,
     /// A stored model could not be used.
     Model,
+    /// My digits: an import that is not a valid IDX pair, or a full collection.
+    Digits,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -87,6 +92,11 @@ pub struct AppState {
     /// The worker scoring a model whose evaluation on the whole test set is not known yet.
     pub scoring: Option<Scoring>,
     pub prediction: Option<Rc<Prediction>>,
+    /// Bumped to clear the drawing pad (after a correction).
+    pub pad_clears: u64,
+    pub my_digits: MyDigits,
+    /// The selected model's score on My digits.
+    pub digits_score: Option<DigitsScore>,
     pub error: Option<AppError>,
     pub notice: Option<String>,
 }
@@ -127,6 +137,21 @@ pub enum Action {
     UndoDelete,
     /// The MNIST test set, for the examples of a confusion-matrix cell.
     TestSet(Rc<EvalSet>),
+    /// The drawing on the pad is this digit (a correction, or a confirmation), at `now_ms`.
+    Correct {
+        label: u8,
+        now_ms: f64,
+    },
+    DeleteDigit(String),
+    ClearDigits,
+    /// An IDX pair of digits was read (or why not).
+    ImportedDigits {
+        result: Result<crate::data::Dataset, String>,
+        now_ms: f64,
+    },
+    /// What storage held of My digits at page load (`None`: unreadable records).
+    DigitsRestored(Vec<Option<Sample>>),
+    DigitsScored(DigitsScore),
     Failed(ErrorKind, String),
     Predicted(Option<Rc<Prediction>>),
     SelectCell(Option<(usize, usize)>),
@@ -206,6 +231,19 @@ impl AppState {
                 }
             }
             Action::TestSet(set) => self.test_set = Some(set),
+            Action::Correct { label, now_ms } => self.correct(label, now_ms),
+            Action::DeleteDigit(id) => {
+                self.my_digits.delete(&id);
+            }
+            Action::ClearDigits => self.my_digits.clear(),
+            Action::ImportedDigits { result, now_ms } => self.imported_digits(result, now_ms),
+            Action::DigitsRestored(records) => self.digits_restored(records),
+            Action::DigitsScored(score) => {
+                // A score of other samples or another model than now is of no use.
+                if self.digits_score_needed() == Some((score.model_id.clone(), score.generation)) {
+                    self.digits_score = Some(score);
+                }
+            }
             Action::Failed(kind, message) => self.fail(kind, message),
             Action::Predicted(p) => self.prediction = p,
             Action::SelectCell(cell) => self.selected_cell = cell,

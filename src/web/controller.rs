@@ -100,7 +100,7 @@ pub fn use_training_controller(
                     dispatch.dispatch(Action::ResetTraining);
                     start.emit(settings.clone());
                 }
-                ErrorKind::Upload | ErrorKind::Storage | ErrorKind::Model => {}
+                ErrorKind::Upload | ErrorKind::Storage | ErrorKind::Model | ErrorKind::Digits => {}
             }
         })
     };

@@ -30,6 +30,12 @@ pub struct Drawing {
 #[derive(Properties, PartialEq)]
 pub struct DrawPadProps {
     pub on_drawing: Callback<Option<Drawing>>,
+    /// Clears the pad whenever it changes (after a correction, ready for the next digit).
+    #[prop_or_default]
+    pub clear_signal: u64,
+    /// A digit key pressed while the pad has focus.
+    #[prop_or_default]
+    pub on_key: Callback<u8>,
 }
 
 #[derive(Default)]
@@ -51,8 +57,10 @@ pub fn DrawPad(props: &DrawPadProps) -> Html {
                 return;
             };
             e.prevent_default();
-            // Capture keeps the stroke ours when the pointer leaves the canvas.
+            // Capture keeps the stroke ours when the pointer leaves the canvas; focus lets the digit
+            // keys label the drawing.
             let _ = canvas.set_pointer_capture(e.pointer_id());
+            let _ = canvas.focus();
             fit_backing_store(&canvas);
             let p = point(&canvas, &e);
             let mut pen = pen.borrow_mut();
@@ -94,10 +102,21 @@ pub fn DrawPad(props: &DrawPadProps) -> Html {
     let onclear = {
         let (canvas_ref, on_drawing) = (canvas_ref.clone(), props.on_drawing.clone());
         Callback::from(move |_: MouseEvent| {
-            if let Some((canvas, ctx)) = canvas_ref.cast::<HtmlCanvasElement>().and_then(with_context) {
-                ctx.clear_rect(0.0, 0.0, canvas.width() as f64, canvas.height() as f64);
-            }
+            clear(&canvas_ref);
             on_drawing.emit(None);
+        })
+    };
+    {
+        let canvas_ref = canvas_ref.clone();
+        use_effect_with(props.clear_signal, move |_| clear(&canvas_ref));
+    }
+    let onkeydown = {
+        let on_key = props.on_key.clone();
+        Callback::from(move |e: KeyboardEvent| {
+            if let Some(d) = e.key().parse::<u8>().ok().filter(|d| *d < 10) {
+                e.prevent_default();
+                on_key.emit(d);
+            }
         })
     };
 
@@ -107,8 +126,10 @@ pub fn DrawPad(props: &DrawPadProps) -> Html {
                 ref={canvas_ref}
                 class="draw-canvas"
                 data-testid="draw-canvas"
-                aria-label="Drawing area: draw one digit"
+                aria-label="Drawing area: draw one digit, then press its key (0-9) to add it to My digits"
+                tabindex="0"
                 width="280" height="280"
+                {onkeydown}
                 {onpointerdown}
                 {onpointermove}
                 onpointerup={end_stroke.clone()}
@@ -121,6 +142,12 @@ pub fn DrawPad(props: &DrawPadProps) -> Html {
 }
 
 type Canvas2d = (HtmlCanvasElement, CanvasRenderingContext2d);
+
+fn clear(canvas_ref: &NodeRef) {
+    if let Some((canvas, ctx)) = canvas_ref.cast::<HtmlCanvasElement>().and_then(with_context) {
+        ctx.clear_rect(0.0, 0.0, canvas.width() as f64, canvas.height() as f64);
+    }
+}
 
 fn with_context(canvas: HtmlCanvasElement) -> Option<Canvas2d> {
     let ctx = canvas

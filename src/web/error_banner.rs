@@ -27,6 +27,7 @@ pub fn ErrorBanner(props: &ErrorBannerProps) -> Html {
         ErrorKind::Upload => ("That file is not a usable model", None),
         ErrorKind::Storage => ("Could not save in this browser", None),
         ErrorKind::Model => ("That model cannot be used", None),
+        ErrorKind::Digits => ("My digits", None),
     };
     let on_retry = props.on_retry.reform(move |_: MouseEvent| kind);
     let on_dismiss = props.on_dismiss.reform(|_: MouseEvent| ());

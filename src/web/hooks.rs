@@ -4,7 +4,7 @@
 //! [`Action`]; the storage bookkeeping lives in [`use_model_storage`].
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
@@ -156,6 +156,60 @@ fn write_changes(
                 format!("The browser's storage refused a change: {why}. The page works on; free some space or delete models to keep them across reloads."),
             ));
         }
+    });
+}
+
+/// Keeps My digits in IndexedDB, as [`use_model_storage`] keeps the models: restored at mount,
+/// then every added or deleted sample written.
+#[hook]
+pub fn use_digits_storage(state: &UseReducerHandle<AppState>) {
+    let saved = use_mut_ref(HashSet::<String>::new);
+    let ready = use_mut_ref(|| Cell::new(false));
+    {
+        let (dispatch, saved, ready) = (state.dispatcher(), saved.clone(), ready.clone());
+        use_effect_with((), move |_| {
+            spawn_local(async move {
+                if let Ok(records) = storage::load_digits().await {
+                    saved.borrow_mut().extend(records.iter().flatten().map(|s| s.id.clone()));
+                    ready.borrow().set(true);
+                    dispatch.dispatch(Action::DigitsRestored(records));
+                } else {
+                    ready.borrow().set(true);
+                }
+            });
+        });
+    }
+    let key = (state.my_digits.generation(), ready.borrow().get());
+    let (state, dispatch) = (state.clone(), state.dispatcher());
+    use_effect_with(key, move |(_, ready)| {
+        if !*ready {
+            return;
+        }
+        let plan = state.my_digits.sync(&mut saved.borrow_mut());
+        if plan.put.is_empty() && plan.delete.is_empty() {
+            return;
+        }
+        spawn_local(async move {
+            let mut failure = None;
+            for sample in &plan.put {
+                if let Err(e) = storage::put_digit(sample).await {
+                    saved.borrow_mut().remove(&sample.id);
+                    failure = Some(e);
+                }
+            }
+            for id in &plan.delete {
+                if let Err(e) = storage::delete_digit(id).await {
+                    saved.borrow_mut().insert(id.clone());
+                    failure = Some(e);
+                }
+            }
+            if let Some(e) = failure {
+                dispatch.dispatch(Action::Failed(
+                    ErrorKind::Storage,
+                    format!("The browser's storage refused to save My digits ({e}); they stay until you leave the page."),
+                ));
+            }
+        });
     });
 }
 

@@ -19,6 +19,7 @@ pub mod error_banner;
 pub mod fetch;
 pub mod hooks;
 pub mod model_panel;
+pub mod my_digits_panel;
 pub mod page;
 pub mod parallel;
 pub mod prediction_view;

@@ -11,7 +11,8 @@ use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
 
 use crate::app::settings::TrainSettings;
-use crate::app::state::{Action, AppState, ErrorKind, RunState};
+use crate::app::state::{Action, AppState, DigitsScore, ErrorKind, RunState};
+use crate::data::Dataset;
 use crate::predictor::{PredictError, Predictor};
 
 /// Images in the MNIST test set: a model's evaluation is complete when it covers them all.
@@ -22,8 +23,11 @@ use super::controller::use_training_controller;
 use super::draw_pad::{DrawPad, Drawing};
 use super::env::{query_string, worker_budget};
 use super::error_banner::ErrorBanner;
-use super::hooks::{load_pretrained, load_test_set, now_ms, use_model_storage, use_worker_crash_listener};
+use super::hooks::{
+    load_pretrained, load_test_set, now_ms, use_digits_storage, use_model_storage, use_worker_crash_listener,
+};
 use super::model_panel::{download, entries, file_name, ModelPanel};
+use super::my_digits_panel::MyDigitsPanel;
 use super::prediction_view::PredictionView;
 use super::progress_chart::ProgressChart;
 use super::train_panel::TrainPanel;
@@ -62,6 +66,7 @@ pub fn Page(props: &PageProps) -> Html {
     use_worker_crash_listener(dispatch.clone());
 
     use_model_storage(&state);
+    use_digits_storage(&state);
     {
         let dispatch = dispatch.clone();
         use_effect_with((), move |_| {
@@ -97,6 +102,34 @@ pub fn Page(props: &PageProps) -> Html {
             }
         });
     }
+
+    // The current model's score on My digits, whenever the model or the samples change: a
+    // batched forward pass over a few dozen images, on this thread.
+    {
+        let needed = state.digits_score_needed();
+        let (predictor, data, dispatch) = (state.predictor.clone(), state.my_digits.dataset(), dispatch.clone());
+        use_effect_with(needed, move |needed| {
+            if let (Some((model_id, generation)), Some(p)) = (needed.clone(), predictor) {
+                let device = candle_core::Device::Cpu;
+                if let Ok(e) = crate::evaluation::evaluate(p.model(), &data, &device) {
+                    dispatch.dispatch(Action::DigitsScored(DigitsScore {
+                        model_id,
+                        generation,
+                        correct: e.confusion.correct() as usize,
+                        total: data.len(),
+                    }));
+                }
+            }
+        });
+    }
+    // A cleared pad leaves nothing to re-predict when the model changes.
+    {
+        let last_drawing = last_drawing.clone();
+        use_effect_with(state.pad_clears, move |_| *last_drawing.borrow_mut() = None);
+    }
+    let on_correct = dispatch.to_callback().reform(|label: u8| Action::Correct { label, now_ms: now_ms() });
+    let on_import =
+        (dispatch.to_callback()).reform(|result: Result<Dataset, String>| Action::ImportedDigits { result, now_ms: now_ms() });
 
     let on_drawing = {
         let (predictor, dispatch) = (state.predictor.clone(), dispatch.clone());
@@ -172,10 +205,13 @@ pub fn Page(props: &PageProps) -> Html {
                             }
                         </h2>
                         <div class="draw-row">
-                            <DrawPad {on_drawing} />
-                            <PredictionView prediction={s.prediction.clone()} placeholder={placeholder} />
+                            <DrawPad {on_drawing} clear_signal={s.pad_clears} on_key={on_correct.clone()} />
+                            <PredictionView prediction={s.prediction.clone()} placeholder={placeholder} {on_correct} />
                         </div>
                     </section>
+                    <MyDigitsPanel samples={s.my_digits.samples().to_vec()} score={s.digits_score.clone()}
+                        on_delete={dispatch.to_callback().reform(Action::DeleteDigit)}
+                        on_clear={dispatch.to_callback().reform(|_| Action::ClearDigits)} {on_import} />
                     <ModelPanel entries={entries(&s.models)} broken={s.models.broken().to_vec()}
                         selected={s.selected.clone()} {summary}
                         on_use={dispatch.to_callback().reform(Action::UseModel)}

@@ -2,7 +2,9 @@
 //!
 //! Contract (DOM): `[data-testid=prediction]` carries `data-digit` (empty when nothing is drawn)
 //! and `data-latency-ms`; `[data-testid=prob-N]` carries `data-value` in 0..1;
-//! `canvas[data-testid=model-input]` is always present (blank when nothing is drawn).
+//! `canvas[data-testid=model-input]` is always present (blank when nothing is drawn); with a
+//! prediction, `button[data-testid=correct-0]` … `correct-9` say what the digit really was (the
+//! drawing then joins My digits).
 
 use std::rc::Rc;
 
@@ -18,6 +20,9 @@ pub struct PredictionViewProps {
     pub prediction: Option<Rc<Prediction>>,
     /// Shown instead of a digit when there is no prediction.
     pub placeholder: AttrValue,
+    /// The user says which digit the drawing really is.
+    #[prop_or_default]
+    pub on_correct: Callback<u8>,
 }
 
 #[component]
@@ -64,6 +69,24 @@ pub fn PredictionView(props: &PredictionViewProps) -> Html {
                 </figure>
             </div>
             <div class="probs">{ for bars }</div>
+            if let Some(p) = p {
+                <div class="correct" role="group" aria-label="What the digit really is">
+                    <span class="hint">{ "It is a… (or press 0–9 on the pad)" }</span>
+                    <div class="correct-buttons">
+                        { for (0..10u8).map(|d| {
+                            let on_correct = props.on_correct.clone();
+                            html! {
+                                <button class={classes!("secondary", "small", (p.digit == d as usize).then_some("predicted"))}
+                                        data-testid={format!("correct-{d}")}
+                                        title={format!("It is a {d}: add it to My digits")}
+                                        onclick={Callback::from(move |_: MouseEvent| on_correct.emit(d))}>
+                                    { d }
+                                </button>
+                            }
+                        }) }
+                    </div>
+                </div>
+            }
         </div>
     }
 }

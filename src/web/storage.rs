@@ -4,7 +4,8 @@
 //! Contract: one database, `vgg-mnist` version 2, with the object stores `models` (a record per
 //! model: `{meta: JSON string, weights: Uint8Array}`, keyed by the model's id; version 1 kept the
 //! browser-trained weights alone under the key `trained`, still read as a legacy record), `meta`
-//! (the selected model's id under `selected`) and `digits`. Reading never trusts what it finds:
+//! (the selected model's id under `selected`) and `digits` (a record per sample of My digits:
+//! `{label, pixels: Uint8Array(784), added}`, keyed by its id). Reading never trusts what it finds:
 //! each record is size-checked before it is copied into wasm memory and decoded by the core
 //! (`StoredModel::decode`), and one that fails is returned as broken, with the reason, instead of
 //! failing the rest. Every failure (IndexedDB unavailable, e.g. in a private window; a request
@@ -16,7 +17,9 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{IdbDatabase, IdbRequest, IdbTransaction, IdbTransactionMode};
 
 use crate::app::model_history::{BrokenEntry, StoredModel};
+use crate::app::my_digits::Sample;
 use crate::checkpoint::MAX_CHECKPOINT_BYTES;
+use crate::data::IMAGE_PIXELS;
 
 use super::fetch::describe;
 
@@ -219,4 +222,32 @@ async fn wait(req: &IdbRequest) -> Result<JsValue, String> {
         req.set_onerror(Some(on_error.unchecked_ref()));
     });
     JsFuture::from(promise).await.map_err(|e| describe(&e))
+}
+
+/// Every sample of My digits, `None` for a record that cannot be read.
+pub async fn load_digits() -> Result<Vec<Option<Sample>>, String> {
+    let records = get_all(DIGITS).await?;
+    Ok(records
+        .into_iter()
+        .map(|(key, value)| {
+            let number = |k: &str| Reflect::get(&value, &k.into()).ok().and_then(|v| v.as_f64());
+            let pixels = Reflect::get(&value, &"pixels".into()).ok().and_then(|p| {
+                let p = p.dyn_into::<Uint8Array>().ok()?;
+                (p.length() as usize == IMAGE_PIXELS).then(|| p.to_vec())
+            });
+            Sample::decode(&key.as_string()?, number("label"), pixels, number("added"))
+        })
+        .collect())
+}
+
+pub async fn put_digit(sample: &Sample) -> Result<(), String> {
+    let record = Object::new();
+    let _ = Reflect::set(&record, &"label".into(), &(sample.label as f64).into());
+    let _ = Reflect::set(&record, &"pixels".into(), &Uint8Array::from(&sample.pixels[..]));
+    let _ = Reflect::set(&record, &"added".into(), &sample.added_ms.into());
+    put(DIGITS, &sample.id, &record).await
+}
+
+pub async fn delete_digit(id: &str) -> Result<(), String> {
+    delete(DIGITS, id).await
 }

@@ -224,3 +224,67 @@ fn a_crashed_worker_ends_a_scoring_job_and_reset_clears_the_run() {
     state.apply(Action::ResetTraining);
     assert_eq!((state.run_state(), state.error.clone()), (RunState::Idle, None));
 }
+
+fn predicted(digit: usize) -> Action {
+    let mut input = [0f32; 784];
+    input[14 * 28 + 14] = 1.0;
+    Action::Predicted(Some(Rc::new(Prediction {
+        digit,
+        probabilities: vec![0.1; 10],
+        input,
+        latency_ms: 1.0,
+    })))
+}
+
+#[test]
+fn a_correction_adds_the_drawing_as_the_model_saw_it_and_clears_the_pad() {
+    let mut state = with_pretrained();
+    state.apply(Action::Correct { label: 7, now_ms: 1.0 });
+    assert!(state.my_digits.is_empty(), "nothing drawn, nothing added");
+    state.apply(predicted(1));
+    state.apply(Action::Correct { label: 7, now_ms: 2.0 });
+    assert_eq!(state.my_digits.len(), 1);
+    let sample = &state.my_digits.samples()[0];
+    assert_eq!((sample.label, sample.pixels[14 * 28 + 14], sample.pixels[0]), (7, 255, 0));
+    assert!(state.notice.as_deref().unwrap().contains("as a 7 (read as 1)"));
+    assert_eq!((state.pad_clears, state.prediction.clone()), (1, None));
+    // Scoring: needed for this model and these samples, then known until either changes.
+    let (id, generation) = state.digits_score_needed().unwrap();
+    assert_eq!(id, PRETRAINED_ID);
+    state.apply(Action::DigitsScored(DigitsScore {
+        model_id: id,
+        generation,
+        correct: 0,
+        total: 1,
+    }));
+    assert_eq!(state.digits_score_needed(), None);
+    state.apply(predicted(7));
+    state.apply(Action::Correct { label: 7, now_ms: 3.0 });
+    assert!(state.digits_score_needed().is_some(), "new samples need a new score");
+}
+
+#[test]
+fn an_import_adds_new_digits_and_a_bad_one_is_an_error() {
+    let mut state = with_pretrained();
+    let data = crate::data::Dataset {
+        images: vec![3; 2 * 784],
+        labels: vec![3, 4],
+    };
+    state.apply(Action::ImportedDigits {
+        result: Ok(data.clone()),
+        now_ms: 1.0,
+    });
+    state.apply(Action::ImportedDigits {
+        result: Ok(data),
+        now_ms: 2.0,
+    });
+    assert_eq!(state.my_digits.len(), 2);
+    assert!(state.notice.as_deref().unwrap().starts_with("Imported 0 of 2"));
+    state.apply(Action::ImportedDigits {
+        result: Err("x.gz: wrong magic number".into()),
+        now_ms: 3.0,
+    });
+    assert_eq!(state.error.as_ref().map(|e| e.kind), Some(ErrorKind::Digits));
+    state.apply(Action::ClearDigits);
+    assert!(state.my_digits.is_empty());
+}
