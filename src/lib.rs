@@ -16,6 +16,7 @@
 //! - [`metrics`]: confusion matrix and per-class metrics
 //! - [`checkpoint`]: weights ↔ safetensors bytes
 //! - [`preprocess`]: a drawing → MNIST-style 28x28 input
+//! - [`strokes`]: pen strokes → the 28x28 input at any drawn size; a vector digit font
 //! - [`predictor`]: checkpoint → preprocess → forward, timed (CLI `predict` and the drawing pad)
 //! - [`app`]: the web app's logic without the DOM (settings, state, messages), tested natively
 //! - `bench` (native only): training/eval throughput of the real `Trainer`
@@ -38,6 +39,7 @@ pub mod model;
 pub mod predictor;
 pub mod preprocess;
 pub mod schedule;
+pub mod strokes;
 pub mod train;
 
 #[cfg(target_arch = "wasm32")]

@@ -12,6 +12,7 @@ use candle_core::Device;
 use crate::checkpoint::{self, Checkpoint, CheckpointError};
 use crate::model::{ModelConfig, Vgg};
 use crate::preprocess::{self, Digit, PreprocessError};
+use crate::strokes::{self, Stroke};
 
 /// A loaded model, ready to predict (on the CPU).
 pub struct Predictor {
@@ -84,6 +85,14 @@ impl Predictor {
     pub fn predict_rgba(&self, rgba: &[u8], width: usize, height: usize) -> Result<Prediction, PredictError> {
         let start = web_time::Instant::now();
         let input = preprocess::from_rgba(rgba, width, height)?;
+        self.finish(input, start)
+    }
+
+    /// Predicts the digit drawn as pen `strokes` (points as the pointer reported them, any unit),
+    /// rendered at any drawn size by [`crate::strokes::digit_from_strokes`].
+    pub fn predict_strokes(&self, strokes: &[Stroke]) -> Result<Prediction, PredictError> {
+        let start = web_time::Instant::now();
+        let input = strokes::digit_from_strokes(strokes)?;
         self.finish(input, start)
     }
 
