@@ -12,6 +12,7 @@
 //! - [`kernels`]: the CPU im2col + gemm conv3x3 + ReLU, forward and backward, as candle ops
 //! - [`train`]: the one [`train::Trainer`]
 //! - [`evaluation`]: scoring a model on a dataset, at once or a slice at a time
+//! - [`explain`]: every layer's activations, the first filters and the input's saliency
 //! - [`schedule`]: the learning-rate schedule
 //! - [`metrics`]: confusion matrix and per-class metrics
 //! - [`checkpoint`]: weights ↔ safetensors bytes
@@ -33,6 +34,7 @@ pub mod checkpoint;
 pub mod conv;
 pub mod data;
 pub mod evaluation;
+pub mod explain;
 pub mod kernels;
 pub mod metrics;
 pub mod model;
