@@ -17,6 +17,7 @@
 //! - [`metrics`]: confusion matrix and per-class metrics
 //! - [`checkpoint`]: weights ↔ safetensors bytes
 //! - [`preprocess`]: a drawing → MNIST-style 28x28 input
+//! - [`stroke_width`]: bold strokes in pictures thinned towards MNIST's width
 //! - [`strokes`]: pen strokes → the 28x28 input at any drawn size; a vector digit font
 //! - [`predictor`]: checkpoint → preprocess → forward, timed (CLI `predict` and the drawing pad)
 //! - [`app`]: the web app's logic without the DOM (settings, state, messages), tested natively
@@ -41,6 +42,7 @@ pub mod model;
 pub mod predictor;
 pub mod preprocess;
 pub mod schedule;
+pub mod stroke_width;
 pub mod strokes;
 pub mod train;
 

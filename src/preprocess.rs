@@ -14,6 +14,7 @@
 use candle_core::{Device, Tensor};
 
 use crate::data::{normalize, IMAGE_PIXELS, IMAGE_SIDE};
+use crate::stroke_width;
 
 /// Longer side of the digit's box inside the 28x28 field, as in MNIST.
 const BOX: usize = 20;
@@ -89,8 +90,20 @@ pub fn from_gray(luma: &[u8], width: usize, height: usize) -> Result<Digit, Prep
     from_ink(&ink, width, height)
 }
 
-/// From ink intensities (0 = background, 1 = full ink).
+/// From ink intensities (0 = background, 1 = full ink). Strokes much bolder than MNIST's,
+/// relative to the digit, are thinned first (see [`crate::stroke_width`]).
 pub fn from_ink(ink: &[f32], width: usize, height: usize) -> Result<Digit, PreprocessError> {
+    from_ink_thinned(ink, width, height, true)
+}
+
+/// [`from_ink`] without thinning: for ink drawn with a chosen pen ([`crate::strokes`]).
+pub(crate) fn from_ink_as_drawn(ink: &[f32], width: usize, height: usize) -> Result<Digit, PreprocessError> {
+    from_ink_thinned(ink, width, height, false)
+}
+
+/// [`from_ink`]; `thin_bold` lets bold strokes be thinned (once: the thinned copy comes back
+/// here without it).
+fn from_ink_thinned(ink: &[f32], width: usize, height: usize, thin_bold: bool) -> Result<Digit, PreprocessError> {
     check_len(width, height, 1, ink.len())?;
     let max = ink.iter().copied().fold(0f32, f32::max);
     if max < MIN_INK {
@@ -103,6 +116,9 @@ pub fn from_ink(ink: &[f32], width: usize, height: usize) -> Result<Digit, Prepr
     let crop: Vec<f32> = (y0..y1)
         .flat_map(|y| ink[y * width + x0..y * width + x1].iter().copied())
         .collect();
+    if let Some((thin, w, h)) = thin_bold.then(|| stroke_width::thin_bold(&crop, bw, bh)).flatten() {
+        return from_ink_thinned(&thin, w, h, false);
+    }
     let scale = BOX as f32 / bw.max(bh) as f32;
     let (tw, th) = (
         ((bw as f32 * scale).round() as usize).clamp(1, BOX),
@@ -136,7 +152,7 @@ fn bounding_box(ink: &[f32], width: usize, height: usize) -> Option<(usize, usiz
 
 /// Anti-aliased resize with a separable triangle filter whose support widens when shrinking
 /// (what PIL calls BILINEAR with antialiasing), so thin strokes neither vanish nor alias.
-fn resize(src: &[f32], sw: usize, sh: usize, tw: usize, th: usize) -> Vec<f32> {
+pub(crate) fn resize(src: &[f32], sw: usize, sh: usize, tw: usize, th: usize) -> Vec<f32> {
     let rows: Vec<f32> = (0..sh)
         .flat_map(|y| resize_1d(&src[y * sw..(y + 1) * sw], tw))
         .collect(); // (sh, tw)

@@ -4,8 +4,9 @@
 //! blob once it is scaled up to MNIST's 20-px box. Here the strokes are kept as the pointer drew
 //! them and drawn again with a pen whose width is relative to the strokes' own bounding box, so
 //! that in the 20-px box the pen is as wide as MNIST's ([`PEN_IN_BOX`] pixels) at any drawn size;
-//! then the same MNIST placement as [`crate::preprocess`] (its [`preprocess::from_ink`]: crop,
-//! 20-px box by the longer side, centre of mass).
+//! then the same MNIST placement as [`crate::preprocess`] (as its [`preprocess::from_ink`]:
+//! crop, 20-px box by the longer side, centre of mass; without thinning bold strokes, since the
+//! pen is chosen here).
 //!
 //! Contract: points in any unit (canvas CSS pixels, say), one [`Stroke`] per pointer-down..up; a
 //! one-point stroke is a dot. Non-finite points are ignored. Input with no points, or whose
@@ -85,7 +86,8 @@ pub fn digit_from_strokes_with_pen(strokes: &[Stroke], pen_in_box: f32) -> Resul
         })
         .collect();
     let ink = rasterize(&placed, width, height, (pen * scale) as f32); // (height, width)
-    preprocess::from_ink(&ink, width, height)
+                                                                       // The pen is the one chosen above, so the pixels are never thinned as a picture's are.
+    preprocess::from_ink_as_drawn(&ink, width, height)
 }
 
 /// The finite points of `strokes`, at most [`MAX_POINTS`] of them: a stroke keeps every
