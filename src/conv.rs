@@ -52,6 +52,19 @@ impl Conv3x3 {
     }
 }
 
+/// The block's 2x2 max-pool on its own (stride 2), for where the layers' outputs are wanted one
+/// by one: on the CPU the kernels' op (its gradient goes whole to each window's first maximum),
+/// elsewhere candle's `max_pool2d`.
+///
+/// # Shapes
+/// `xs`: `(B, C, H, W)` → `(B, C, H/2, W/2)`.
+pub fn max_pool2x2(xs: &Tensor) -> Result<Tensor> {
+    if xs.device().is_cpu() {
+        return crate::kernels::max_pool2x2(xs);
+    }
+    xs.max_pool2d(2)
+}
+
 /// A VGG block: `convs` in turn (each with its ReLU), then a 2x2 max-pool.
 ///
 /// # Shapes

@@ -12,10 +12,13 @@
 //! - [`kernels`]: the CPU im2col + gemm conv3x3 + ReLU, forward and backward, as candle ops
 //! - [`train`]: the one [`train::Trainer`]
 //! - [`evaluation`]: scoring a model on a dataset, at once or a slice at a time
+//! - [`explain`]: every layer's activations, the first filters and the input's saliency
 //! - [`schedule`]: the learning-rate schedule
 //! - [`metrics`]: confusion matrix and per-class metrics
 //! - [`checkpoint`]: weights ↔ safetensors bytes
 //! - [`preprocess`]: a drawing → MNIST-style 28x28 input
+//! - [`stroke_width`]: bold strokes in pictures thinned towards MNIST's width
+//! - [`strokes`]: pen strokes → the 28x28 input at any drawn size; a vector digit font
 //! - [`predictor`]: checkpoint → preprocess → forward, timed (CLI `predict` and the drawing pad)
 //! - [`app`]: the web app's logic without the DOM (settings, state, messages), tested natively
 //! - `bench` (native only): training/eval throughput of the real `Trainer`
@@ -32,12 +35,15 @@ pub mod checkpoint;
 pub mod conv;
 pub mod data;
 pub mod evaluation;
+pub mod explain;
 pub mod kernels;
 pub mod metrics;
 pub mod model;
 pub mod predictor;
 pub mod preprocess;
 pub mod schedule;
+pub mod stroke_width;
+pub mod strokes;
 pub mod train;
 
 #[cfg(target_arch = "wasm32")]

@@ -224,7 +224,17 @@ impl Vgg {
                 block_forward(convs, &xs)?
             }; // (B, w, s/2, s/2)
         }
-        let mut xs = xs.flatten_from(1)?; // (B, w2 * 49)
+        self.classify(&xs.flatten_from(1)?) // (B, 10)
+    }
+
+    /// The conv blocks, each a list of its layers (for [`Vgg::explain`]).
+    pub(crate) fn blocks(&self) -> &[Vec<Conv3x3>] {
+        &self.blocks
+    }
+
+    /// The layers after the conv blocks: flattened features `(B, w2 * 49)` → logits `(B, 10)`.
+    pub(crate) fn classify(&self, features: &Tensor) -> Result<Tensor> {
+        let mut xs = features.clone();
         if let Some(hidden) = &self.hidden {
             xs = hidden.forward(&xs)?.relu()?; // (B, hidden)
         }

@@ -1,17 +1,20 @@
-//! The predictor: safetensors bytes → a model; a picture of a digit → a prediction, timed.
+//! The predictor: safetensors bytes → a model; a picture of a digit or its pen strokes → a
+//! prediction, timed, and on request what the network did with it ([`Predictor::explain`]).
 //!
 //! Contract: the glue between [`crate::checkpoint`] (validates the weights),
-//! [`crate::preprocess`] (turns a picture into MNIST's format) and [`crate::model::Vgg`] (runs the
-//! network), shared by the CLI's `predict` and the browser's drawing pad so that both see a
-//! picture the same way. An image without ink is [`PredictError::Empty`], never a guess. The
+//! [`crate::preprocess`] and [`crate::strokes`] (turn a picture or strokes into MNIST's format)
+//! and [`crate::model::Vgg`] (runs the network), shared by the CLI's `predict` and `explain` and
+//! the browser's drawing pad so that both see a picture the same way. An image without ink is [`PredictError::Empty`], never a guess. The
 //! latency is measured with `web_time` (the standard clock natively, `performance.now()` in the
 //! browser): the one clock reading in the core, because the budget it checks is the predictor's.
 
 use candle_core::Device;
 
 use crate::checkpoint::{self, Checkpoint, CheckpointError};
+use crate::explain::Explanation;
 use crate::model::{ModelConfig, Vgg};
 use crate::preprocess::{self, Digit, PreprocessError};
+use crate::strokes::{self, Stroke};
 
 /// A loaded model, ready to predict (on the CPU).
 pub struct Predictor {
@@ -87,9 +90,25 @@ impl Predictor {
         self.finish(input, start)
     }
 
+    /// Predicts the digit drawn as pen `strokes` (points as the pointer reported them, any unit),
+    /// rendered at any drawn size by [`crate::strokes::digit_from_strokes`].
+    pub fn predict_strokes(&self, strokes: &[Stroke]) -> Result<Prediction, PredictError> {
+        let start = web_time::Instant::now();
+        let input = strokes::digit_from_strokes(strokes)?;
+        self.finish(input, start)
+    }
+
     /// Predicts an already preprocessed 28x28 input.
     pub fn predict_digit(&self, input: &Digit) -> Result<Prediction, PredictError> {
         self.finish(*input, web_time::Instant::now())
+    }
+
+    /// What the network does with `input`: every layer's activations, the first layer's
+    /// filters and the saliency of the predicted digit (see [`Vgg::explain`]). Not timed: the
+    /// page runs it after a prediction, when there is time.
+    pub fn explain(&self, input: &Digit) -> Result<Explanation, PredictError> {
+        let xs = preprocess::to_input(&[*input], &Device::Cpu)?; // (1, 1, 28, 28)
+        Ok(self.model.explain(&xs, None)?)
     }
 
     fn finish(&self, input: Digit, start: web_time::Instant) -> Result<Prediction, PredictError> {
@@ -144,6 +163,19 @@ mod tests {
         assert_eq!(p.predict_digit(&pred.input).unwrap().probabilities, pred.probabilities);
         let blank = vec![255u8; 140 * 140 * 4];
         assert!(matches!(p.predict_rgba(&blank, 140, 140), Err(PredictError::Empty)));
+        // The explanation agrees with the prediction.
+        let e = p.explain(&pred.input).expect("explanation");
+        assert_eq!(e.target, pred.digit);
+        let diff = e
+            .probabilities
+            .iter()
+            .zip(&pred.probabilities)
+            .map(|(a, b)| (a - b).abs());
+        assert!(diff.fold(0f32, f32::max) < 1e-5);
+        // Strokes of the same bar read the same way.
+        let bar = vec![vec![[70.0, 28.0], [70.0, 112.0]]];
+        assert!(p.predict_strokes(&bar).expect("strokes").input[14 * 28 + 14] > 0.5);
+        assert!(matches!(p.predict_strokes(&[]), Err(PredictError::Empty)));
         assert!(matches!(
             p.predict_rgba(&blank, 10, 10),
             Err(PredictError::Preprocess(PreprocessError::BadSize { .. }))

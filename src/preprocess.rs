@@ -6,13 +6,15 @@
 //! people's digits as good as on the test set, wherever and however large they drew.
 //!
 //! Contract: input of any size, ink dark-on-light or light-on-dark (or in the alpha channel,
-//! as on a transparent canvas); output intensities in 0..1 (1 = ink), not yet normalised
+//! as on a transparent canvas); output intensities in 0..1 (1 = ink), multiples of 1/255 (so
+//! that 28x28 bytes hold exactly what the model saw), not yet normalised
 //! (see [`crate::data::normalize`]). An image without ink is [`PreprocessError::Empty`], never a
 //! prediction. Pure: no DOM, no filesystem.
 
 use candle_core::{Device, Tensor};
 
 use crate::data::{normalize, IMAGE_PIXELS, IMAGE_SIDE};
+use crate::stroke_width;
 
 /// Longer side of the digit's box inside the 28x28 field, as in MNIST.
 const BOX: usize = 20;
@@ -88,8 +90,20 @@ pub fn from_gray(luma: &[u8], width: usize, height: usize) -> Result<Digit, Prep
     from_ink(&ink, width, height)
 }
 
-/// From ink intensities (0 = background, 1 = full ink).
+/// From ink intensities (0 = background, 1 = full ink). Strokes much bolder than MNIST's,
+/// relative to the digit, are thinned first (see [`crate::stroke_width`]).
 pub fn from_ink(ink: &[f32], width: usize, height: usize) -> Result<Digit, PreprocessError> {
+    from_ink_thinned(ink, width, height, true)
+}
+
+/// [`from_ink`] without thinning: for ink drawn with a chosen pen ([`crate::strokes`]).
+pub(crate) fn from_ink_as_drawn(ink: &[f32], width: usize, height: usize) -> Result<Digit, PreprocessError> {
+    from_ink_thinned(ink, width, height, false)
+}
+
+/// [`from_ink`]; `thin_bold` lets bold strokes be thinned (once: the thinned copy comes back
+/// here without it).
+fn from_ink_thinned(ink: &[f32], width: usize, height: usize, thin_bold: bool) -> Result<Digit, PreprocessError> {
     check_len(width, height, 1, ink.len())?;
     let max = ink.iter().copied().fold(0f32, f32::max);
     if max < MIN_INK {
@@ -102,12 +116,21 @@ pub fn from_ink(ink: &[f32], width: usize, height: usize) -> Result<Digit, Prepr
     let crop: Vec<f32> = (y0..y1)
         .flat_map(|y| ink[y * width + x0..y * width + x1].iter().copied())
         .collect();
+    if let Some((thin, w, h)) = thin_bold.then(|| stroke_width::thin_bold(&crop, bw, bh)).flatten() {
+        return from_ink_thinned(&thin, w, h, false);
+    }
     let scale = BOX as f32 / bw.max(bh) as f32;
     let (tw, th) = (
         ((bw as f32 * scale).round() as usize).clamp(1, BOX),
         ((bh as f32 * scale).round() as usize).clamp(1, BOX),
     );
-    let small = resize(&crop, bw, bh, tw, th);
+    let mut small = resize(&crop, bw, bh, tw, th);
+    // A fine pen on a large picture (strokes much thinner than one pixel of the box) comes out
+    // of the downscale as faint grey; MNIST's strokes are full ink, so it is stretched again.
+    let peak = small.iter().copied().fold(0f32, f32::max);
+    if peak > 0.0 {
+        small.iter_mut().for_each(|v| *v /= peak);
+    }
     Ok(place_by_centre_of_mass(&small, tw, th))
 }
 
@@ -129,7 +152,7 @@ fn bounding_box(ink: &[f32], width: usize, height: usize) -> Option<(usize, usiz
 
 /// Anti-aliased resize with a separable triangle filter whose support widens when shrinking
 /// (what PIL calls BILINEAR with antialiasing), so thin strokes neither vanish nor alias.
-fn resize(src: &[f32], sw: usize, sh: usize, tw: usize, th: usize) -> Vec<f32> {
+pub(crate) fn resize(src: &[f32], sw: usize, sh: usize, tw: usize, th: usize) -> Vec<f32> {
     let rows: Vec<f32> = (0..sh)
         .flat_map(|y| resize_1d(&src[y * sw..(y + 1) * sw], tw))
         .collect(); // (sh, tw)
@@ -187,10 +210,17 @@ fn place_by_centre_of_mass(small: &[f32], w: usize, h: usize) -> Digit {
     let mut out = [0f32; IMAGE_PIXELS];
     for y in 0..h {
         for x in 0..w {
-            out[(y + oy) * IMAGE_SIDE + x + ox] = small[y * w + x].clamp(0.0, 1.0);
+            out[(y + oy) * IMAGE_SIDE + x + ox] = quantize(small[y * w + x]);
         }
     }
     out
+}
+
+/// `v` clamped to 0..1 and rounded to a multiple of 1/255: the input is then exactly what a
+/// byte per pixel stores (a drawing kept as 28x28 bytes is exactly what the model saw), as
+/// MNIST's own images are.
+fn quantize(v: f32) -> f32 {
+    (v.clamp(0.0, 1.0) * 255.0).round() / 255.0
 }
 
 /// The normalised model input `(N, 1, 28, 28)` for preprocessed digits.
@@ -275,6 +305,31 @@ mod tests {
             })
         ));
         assert!(matches!(from_ink(&[], 0, 0), Err(PreprocessError::BadSize { .. })));
+    }
+
+    #[test]
+    fn the_input_is_quantised_to_bytes() {
+        let d = from_ink(&seven(280, 20.0, 30.0, 2.0), 280, 280).unwrap();
+        for v in d {
+            let byte = (v * 255.0).round();
+            assert_eq!(byte / 255.0, v, "{v} is not a multiple of 1/255");
+        }
+        // Anti-aliased edges keep their grey levels.
+        assert!(d.iter().any(|&v| v > 0.05 && v < 0.95));
+    }
+
+    #[test]
+    fn a_hairline_on_a_large_picture_is_full_ink() {
+        // A one-pixel diagonal across a 560-px picture: 28 times thinner than a pixel of the box.
+        let side = 560;
+        let mut ink = vec![0f32; side * side];
+        for i in 40..520 {
+            ink[i * side + i] = 1.0;
+        }
+        let d = from_ink(&ink, side, side).unwrap();
+        assert_eq!(d.iter().copied().fold(0f32, f32::max), 1.0);
+        let inked = d.iter().filter(|&&v| v > 0.5).count();
+        assert!(inked >= 20, "the line is visible: {inked} pixels above 0.5");
     }
 
     #[test]

@@ -190,3 +190,89 @@ fn bad_flags_and_checkpoints_give_one_line_errors() {
     );
     assert_user_error(&cli(&["eval", "--model", "missing.safetensors"]), "missing.safetensors");
 }
+
+/// A fresh (untrained) small model's checkpoint and MNIST's first test digit (a 7) as a PNG,
+/// scaled up 4x and dark-on-light, in `dir`.
+fn small_model_and_digit(dir: &Path) -> (String, String) {
+    let config = vgg_mnist::model::ModelConfig::small();
+    let vm = vgg_mnist::model::init_params(&config, 0, &candle_core::Device::Cpu).unwrap();
+    let model = dir.join("small.safetensors");
+    fs::write(&model, vgg_mnist::checkpoint::to_bytes(&vm, &config).unwrap()).unwrap();
+    let mnist = vgg_mnist::data::Dataset::from_idx(
+        TEST_IMAGES,
+        &fs::read(data_dir().join(TEST_IMAGES)).unwrap(),
+        TEST_LABELS,
+        &fs::read(data_dir().join(TEST_LABELS)).unwrap(),
+    )
+    .unwrap();
+    let img = image::GrayImage::from_fn(112, 112, |x, y| {
+        image::Luma([255 - mnist.image(0)[(y / 4 * 28 + x / 4) as usize]])
+    });
+    let digit = dir.join("digit.png");
+    img.save(&digit).unwrap();
+    (model.to_str().unwrap().into(), digit.to_str().unwrap().into())
+}
+
+#[test]
+fn explain_writes_one_png_of_the_models_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, digit) = small_model_and_digit(dir.path());
+    let out = dir.path().join("explain.png");
+    let o = cli(&["explain", "--model", &model, &digit, "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert!(stdout(&o).contains("(1000x1052)"), "{}", stdout(&o));
+    // The small model (8 and 16 channels: one row of tiles per layer) gives a 1000x1052 figure.
+    let png = image::open(&out).unwrap().to_rgb8();
+    assert_eq!(png.dimensions(), (1000, 1052));
+    // Heat-maps, not a blank page: many distinct colours.
+    let colours: std::collections::HashSet<[u8; 3]> = png.pixels().map(|p| p.0).collect();
+    assert!(colours.len() > 100, "{} colours", colours.len());
+
+    // The shipped seed model: 32 and 64 channels, two and four rows of tiles per layer.
+    let o = cli(&[
+        "explain",
+        "--model",
+        "www/model/vgg-mnist.safetensors",
+        &digit,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert!(
+        stdout(&o).contains(": 7 ("),
+        "the shipped model reads the 7: {}",
+        stdout(&o)
+    );
+    assert_eq!(image::open(&out).unwrap().to_rgb8().dimensions(), (1000, 1772));
+}
+
+#[test]
+fn explain_reports_bad_input_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, digit) = small_model_and_digit(dir.path());
+    let not_png = dir.path().join("text.png");
+    fs::write(&not_png, "not an image").unwrap();
+    assert_user_error(
+        &cli(&["explain", "--model", &model, not_png.to_str().unwrap()]),
+        "text.png",
+    );
+    assert_user_error(&cli(&["explain", "--model", &model, "no-such.png"]), "no-such.png");
+    let blank = dir.path().join("blank.png");
+    image::GrayImage::from_pixel(40, 40, image::Luma([255]))
+        .save(&blank)
+        .unwrap();
+    assert_user_error(
+        &cli(&["explain", "--model", &model, blank.to_str().unwrap()]),
+        "nothing drawn",
+    );
+    assert_user_error(
+        &cli(&["explain", "--model", &digit, &digit]),
+        "not a valid safetensors file",
+    );
+    let out = dir.path().join("no-such-dir/explain.png");
+    assert_user_error(
+        &cli(&["explain", "--model", &model, &digit, "--out", out.to_str().unwrap()]),
+        "no-such-dir",
+    );
+    assert!(!dir.path().join("explain.png").exists());
+}

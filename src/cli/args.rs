@@ -29,6 +29,8 @@ pub enum Command {
     Predict(PredictArgs),
     /// Measure training and evaluation images/s (one JSON line, comparable with PyTorch).
     Bench(BenchArgs),
+    /// Draw what the network does with one image (activations, filters, saliency) as a PNG.
+    Explain(ExplainArgs),
 }
 
 impl Default for Command {
@@ -111,6 +113,17 @@ pub struct PredictArgs {
     /// PNG or JPEG images, each showing one digit (any size, dark-on-light or light-on-dark).
     #[arg(required = true)]
     pub images: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ExplainArgs {
+    #[arg(long)]
+    pub model: PathBuf,
+    /// A PNG or JPEG image showing one digit (read as `predict` reads it).
+    pub image: PathBuf,
+    /// Where to write the figure (PNG).
+    #[arg(long, default_value = "explain.png")]
+    pub out: PathBuf,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -5,6 +5,8 @@ mod args;
 mod bench;
 mod device;
 mod eval;
+mod explain;
+mod explain_plot;
 mod files;
 mod plots;
 mod predict;
@@ -25,6 +27,7 @@ pub fn main() -> ExitCode {
         Command::Eval(a) => eval::run(a),
         Command::Predict(a) => predict::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Explain(a) => explain::run(a),
     };
     // The command runs on a thread of rayon's pool, so the thread that drives training takes
     // part in every parallel section instead of waiting beside the pool's threads. Outside the

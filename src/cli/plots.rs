@@ -15,10 +15,10 @@ use vgg_mnist::metrics::ConfusionMatrix;
 
 use super::report::EpochRecord;
 
-const FONT: &str = "sans-serif";
+pub(super) const FONT: &str = "sans-serif";
 static REGISTER_FONT: Once = Once::new();
 
-fn register_font() {
+pub(super) fn register_font() {
     REGISTER_FONT.call_once(|| {
         let bytes: &'static [u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
         // The font is compiled in and known to parse; a failure would only cost the labels.
