@@ -6,6 +6,7 @@
 //! and runs these decisions. Where each piece sits is in the README's code map.
 
 pub mod eval_schedule;
+pub mod heatmap;
 pub mod helper_protocol;
 pub mod model_history;
 pub mod my_digits;

@@ -1,15 +1,22 @@
 //! The drawing canvas and its Clear button.
 //!
 //! Contract: strokes come from pointer events, so mouse, touch and pen behave alike; the canvas
-//! has `touch-action: none` (in `www/style.css`) so drawing never scrolls the page. The backing
-//! store is sized to CSS pixels × `devicePixelRatio`, which keeps strokes crisp on high-DPI
-//! screens. Ink goes into the alpha channel of a transparent canvas (the core preprocessing reads
-//! alpha as ink). The pixels are handed up while drawing (throttled) and at each stroke end;
-//! `None` means the canvas was cleared.
+//! has `touch-action: none` (in `www/style.css`) so drawing never scrolls the page. What is
+//! handed up is the strokes as the pointer drew them (CSS pixels), not the canvas's pixels: the
+//! core renders the model input from them with a pen relative to the digit's size
+//! (`strokes::digit_from_strokes`), so a small digit reads like a large one, and no pixels are
+//! read back (which on a phone at 3x density was a megapixel per prediction). The canvas only
+//! shows them: its backing store is sized to CSS pixels × `devicePixelRatio`, which keeps
+//! strokes crisp on high-DPI screens. The strokes are handed up while drawing (throttled) and at
+//! each stroke end; `None` means the pad was cleared.
+
+use std::rc::Rc;
 
 use wasm_bindgen::JsCast;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, PointerEvent};
 use yew::prelude::*;
+
+use crate::strokes::Stroke;
 
 /// Stroke width as a fraction of the canvas side. A digit drawn to fill most of the pad then
 /// has strokes about an eighth of its height thick, as MNIST's digits do (≈ 2.5 px in 20 px).
@@ -17,12 +24,11 @@ const STROKE_FRACTION: f64 = 0.085;
 /// Live predictions while drawing run at most this often.
 const LIVE_INTERVAL_MS: f64 = 80.0;
 
-/// The pixels of the canvas.
+/// What is on the pad.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Drawing {
-    pub rgba: Vec<u8>,
-    pub width: usize,
-    pub height: usize,
+    /// Every stroke so far, in CSS pixels of the pad.
+    pub strokes: Rc<Vec<Stroke>>,
     /// A stroke has just ended (as opposed to a live update during a stroke).
     pub stroke_end: bool,
 }
@@ -43,6 +49,16 @@ struct Pen {
     down: bool,
     last: (f64, f64),
     last_emit_ms: f64,
+    strokes: Vec<Stroke>,
+}
+
+impl Pen {
+    fn drawing(&self, stroke_end: bool) -> Drawing {
+        Drawing {
+            strokes: Rc::new(self.strokes.clone()),
+            stroke_end,
+        }
+    }
 }
 
 #[component]
@@ -66,6 +82,7 @@ pub fn DrawPad(props: &DrawPadProps) -> Html {
             let mut pen = pen.borrow_mut();
             pen.down = true;
             pen.last = p;
+            pen.strokes.push(vec![css_point(&e)]);
             stroke(&canvas, p, p);
         })
     };
@@ -83,32 +100,35 @@ pub fn DrawPad(props: &DrawPadProps) -> Html {
             let p = point(&canvas, &e);
             stroke(&canvas, pen.last, p);
             pen.last = p;
+            if let Some(s) = pen.strokes.last_mut() {
+                s.push(css_point(&e));
+            }
             let now = now_ms();
             if now - pen.last_emit_ms >= LIVE_INTERVAL_MS {
                 pen.last_emit_ms = now;
-                on_drawing.emit(read_pixels(&canvas, false));
+                on_drawing.emit(Some(pen.drawing(false)));
             }
         })
     };
     let end_stroke = {
-        let (canvas_ref, pen, on_drawing) = (canvas_ref.clone(), pen.clone(), props.on_drawing.clone());
+        let (pen, on_drawing) = (pen.clone(), props.on_drawing.clone());
         Callback::from(move |_: PointerEvent| {
-            let was_down = std::mem::take(&mut pen.borrow_mut().down);
-            if let (true, Some(canvas)) = (was_down, canvas_ref.cast::<HtmlCanvasElement>()) {
-                on_drawing.emit(read_pixels(&canvas, true));
+            let mut pen = pen.borrow_mut();
+            if std::mem::take(&mut pen.down) {
+                on_drawing.emit(Some(pen.drawing(true)));
             }
         })
     };
     let onclear = {
-        let (canvas_ref, on_drawing) = (canvas_ref.clone(), props.on_drawing.clone());
+        let (canvas_ref, pen, on_drawing) = (canvas_ref.clone(), pen.clone(), props.on_drawing.clone());
         Callback::from(move |_: MouseEvent| {
-            clear(&canvas_ref);
+            clear(&canvas_ref, &mut pen.borrow_mut());
             on_drawing.emit(None);
         })
     };
     {
-        let canvas_ref = canvas_ref.clone();
-        use_effect_with(props.clear_signal, move |_| clear(&canvas_ref));
+        let (canvas_ref, pen) = (canvas_ref.clone(), pen.clone());
+        use_effect_with(props.clear_signal, move |_| clear(&canvas_ref, &mut pen.borrow_mut()));
     }
     let onkeydown = {
         let on_key = props.on_key.clone();
@@ -143,7 +163,9 @@ pub fn DrawPad(props: &DrawPadProps) -> Html {
 
 type Canvas2d = (HtmlCanvasElement, CanvasRenderingContext2d);
 
-fn clear(canvas_ref: &NodeRef) {
+fn clear(canvas_ref: &NodeRef, pen: &mut Pen) {
+    pen.strokes.clear();
+    pen.down = false;
     if let Some((canvas, ctx)) = canvas_ref.cast::<HtmlCanvasElement>().and_then(with_context) {
         ctx.clear_rect(0.0, 0.0, canvas.width() as f64, canvas.height() as f64);
     }
@@ -170,6 +192,12 @@ fn fit_backing_store(canvas: &HtmlCanvasElement) {
     }
 }
 
+/// The pointer position in the pad's CSS pixels: the strokes' unit (any unit would do, the core
+/// scales by the strokes' own bounding box).
+fn css_point(e: &PointerEvent) -> [f32; 2] {
+    [e.offset_x() as f32, e.offset_y() as f32]
+}
+
 /// The pointer position in backing-store pixels.
 fn point(canvas: &HtmlCanvasElement, e: &PointerEvent) -> (f64, f64) {
     let scale = canvas.width() as f64 / canvas.client_width().max(1) as f64;
@@ -188,18 +216,6 @@ fn stroke(canvas: &HtmlCanvasElement, from: (f64, f64), to: (f64, f64)) {
     ctx.move_to(from.0, from.1);
     ctx.line_to(to.0, to.1);
     ctx.stroke();
-}
-
-fn read_pixels(canvas: &HtmlCanvasElement, stroke_end: bool) -> Option<Drawing> {
-    let (canvas, ctx) = with_context(canvas.clone())?;
-    let (w, h) = (canvas.width(), canvas.height());
-    let data = ctx.get_image_data(0.0, 0.0, w as f64, h as f64).ok()?;
-    Some(Drawing {
-        rgba: data.data().0,
-        width: w as usize,
-        height: h as usize,
-        stroke_end,
-    })
 }
 
 /// Milliseconds since page load.

@@ -18,6 +18,7 @@ pub mod env;
 pub mod error_banner;
 pub mod fetch;
 pub mod hooks;
+pub mod inside_view;
 pub mod model_panel;
 pub mod my_digits_panel;
 pub mod page;

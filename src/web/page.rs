@@ -23,6 +23,7 @@ use super::controller::use_training_controller;
 use super::draw_pad::{DrawPad, Drawing};
 use super::env::{query_string, worker_budget};
 use super::error_banner::ErrorBanner;
+use super::inside_view::InsideView;
 use super::hooks::{
     load_pretrained, load_test_set, now_ms, use_digits_storage, use_model_storage, use_worker_crash_listener,
 };
@@ -231,6 +232,7 @@ pub fn Page(props: &PageProps) -> Html {
                             total_steps={s.progress.total_steps} />
                     </section>
                 </div>
+                <InsideView predictor={s.predictor.clone()} prediction={s.prediction.clone()} />
                 <ConfusionView evaluation={s.evaluation()} test_set={s.test_set.clone()}
                     kind={s.selected_entry().map(|e| e.kind)} caption={s.evaluation_caption()}
                     scoring={s.scoring.clone().filter(|sc| s.selected.as_ref() == Some(&sc.id))}
@@ -245,7 +247,7 @@ pub fn Page(props: &PageProps) -> Html {
 }
 
 fn predict(predictor: &Predictor, d: &Drawing) -> Action {
-    match predictor.predict_rgba(&d.rgba, d.width, d.height) {
+    match predictor.predict_strokes(&d.strokes) {
         Ok(p) => Action::Predicted(Some(Rc::new(p))),
         Err(PredictError::Empty) => Action::Predicted(None),
         Err(e) => Action::Notice(Some(e.to_string())),
