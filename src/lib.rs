@@ -11,6 +11,7 @@
 //! - [`conv`]: the conv3x3 layer, choosing the implementation per device
 //! - [`kernels`]: the CPU im2col + gemm conv3x3 + ReLU, forward and backward, as candle ops
 //! - [`train`]: the one [`train::Trainer`]
+//! - [`finetune`]: "teach it my handwriting": the fine-tuning recipe around the `Trainer`
 //! - [`evaluation`]: scoring a model on a dataset, at once or a slice at a time
 //! - [`schedule`]: the learning-rate schedule
 //! - [`metrics`]: confusion matrix and per-class metrics
@@ -32,6 +33,7 @@ pub mod checkpoint;
 pub mod conv;
 pub mod data;
 pub mod evaluation;
+pub mod finetune;
 pub mod kernels;
 pub mod metrics;
 pub mod model;

@@ -6,6 +6,7 @@ mod bench;
 mod device;
 mod eval;
 mod files;
+mod finetune;
 mod plots;
 mod predict;
 mod report;
@@ -25,6 +26,7 @@ pub fn main() -> ExitCode {
         Command::Eval(a) => eval::run(a),
         Command::Predict(a) => predict::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Finetune(a) => finetune::run(a),
     };
     // The command runs on a thread of rayon's pool, so the thread that drives training takes
     // part in every parallel section instead of waiting beside the pool's threads. Outside the
