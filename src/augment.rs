@@ -12,7 +12,7 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::data::{IMAGE_PIXELS, IMAGE_SIDE};
+use crate::data::{Dataset, IMAGE_PIXELS, IMAGE_SIDE};
 
 /// Ranges of the random affine transform. Each parameter is drawn uniformly from `[-x, x]`
 /// (scale from `[1 - scale, 1 + scale]`).
@@ -49,10 +49,51 @@ impl Augment {
                 0.0
             }
         };
-        let angle = sym(self.rotate_deg).to_radians();
-        let scale = 1.0 + sym(self.scale);
-        let shear = sym(self.shear);
-        let (tx, ty) = (sym(self.translate_px), sym(self.translate_px));
+        // Drawn in this order (rotation, scale, shear, shift x, shift y) so a seed keeps giving
+        // the same images.
+        let affine = Affine {
+            rotate_deg: sym(self.rotate_deg),
+            scale: 1.0 + sym(self.scale),
+            shear: sym(self.shear),
+            translate_px: [sym(self.translate_px), sym(self.translate_px)],
+        };
+        affine.apply(img)
+    }
+}
+
+/// One fixed affine transform about the image centre: `p' = scale * R(rotate) * H(shear) * p + t`.
+/// [`Augment`] draws one per image; a fixed one also makes a consistent "handwriting" (every
+/// digit slanted or turned the same way) for fine-tuning tests and measurements.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Affine {
+    /// Rotation in degrees (positive turns clockwise on screen, where y points down).
+    pub rotate_deg: f32,
+    /// Size factor (1 = unchanged).
+    pub scale: f32,
+    /// Horizontal shear (x += shear * y before the rotation).
+    pub shear: f32,
+    /// Shift in pixels (x, y).
+    pub translate_px: [f32; 2],
+}
+
+impl Default for Affine {
+    /// The identity.
+    fn default() -> Self {
+        Self {
+            rotate_deg: 0.0,
+            scale: 1.0,
+            shear: 0.0,
+            translate_px: [0.0, 0.0],
+        }
+    }
+}
+
+impl Affine {
+    /// Returns the transformed copy of `img` (28x28, row-major, 0..1), resampled bilinearly.
+    pub fn apply(&self, img: &[f32; IMAGE_PIXELS]) -> [f32; IMAGE_PIXELS] {
+        let angle = self.rotate_deg.to_radians();
+        let (scale, shear) = (self.scale, self.shear);
+        let [tx, ty] = self.translate_px;
         // Forward map (about the centre): p' = S * R * H * p + t. We sample with the inverse,
         // so every output pixel reads the source at A^-1 (p' - t).
         let (s, c) = angle.sin_cos();
@@ -72,6 +113,27 @@ impl Augment {
             }
         }
         out
+    }
+
+    /// Every image of `data` transformed, quantised back to bytes (as the browser stores a
+    /// drawing's model input); labels unchanged.
+    pub fn apply_to_dataset(&self, data: &Dataset) -> Dataset {
+        let mut images = Vec::with_capacity(data.images.len());
+        let mut img = [0f32; IMAGE_PIXELS];
+        for pixels in data.images.chunks_exact(IMAGE_PIXELS) {
+            for (f, &p) in img.iter_mut().zip(pixels) {
+                *f = p as f32 / 255.0;
+            }
+            images.extend(
+                self.apply(&img)
+                    .iter()
+                    .map(|&f| (f * 255.0).round().clamp(0.0, 255.0) as u8),
+            );
+        }
+        Dataset {
+            images,
+            labels: data.labels.clone(),
+        }
     }
 }
 

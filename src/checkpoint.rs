@@ -147,6 +147,24 @@ impl Checkpoint {
         Ok(Vgg::new(&self.config, vb)?)
     }
 
+    /// A trainable copy of the weights: training it leaves this checkpoint unchanged (fine-tuning
+    /// keeps the model it started from).
+    pub fn to_varmap(&self) -> Result<VarMap, CheckpointError> {
+        let varmap = VarMap::new();
+        {
+            let mut data = varmap
+                .data()
+                .lock()
+                .map_err(|_| CheckpointError::Corrupt("lock poisoned".into()))?;
+            for (name, t) in &self.tensors {
+                // `Var::from_tensor` would share a tensor that already is a variable; a detached
+                // tensor never is, so the variable gets storage of its own.
+                data.insert(name.clone(), candle_core::Var::from_tensor(&t.detach())?);
+            }
+        }
+        Ok(varmap)
+    }
+
     /// The weights as trainable variables (to continue training).
     pub fn into_varmap(self) -> Result<VarMap, CheckpointError> {
         let varmap = VarMap::new();

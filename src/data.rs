@@ -27,6 +27,10 @@ pub const TRAIN_IMAGES: &str = "train-images-idx3-ubyte.gz";
 pub const TRAIN_LABELS: &str = "train-labels-idx1-ubyte.gz";
 pub const TEST_IMAGES: &str = "t10k-images-idx3-ubyte.gz";
 pub const TEST_LABELS: &str = "t10k-labels-idx1-ubyte.gz";
+/// The file names of a set of "My digits" (the user's own drawings): on disk for the CLI
+/// (`finetune --data DIR`, `train --extra-data DIR`) and as the browser's download.
+pub const MY_DIGITS_IMAGES: &str = "my-digits-images-idx3-ubyte.gz";
+pub const MY_DIGITS_LABELS: &str = "my-digits-labels-idx1-ubyte.gz";
 
 const IMAGES_MAGIC: u32 = 2051;
 const LABELS_MAGIC: u32 = 2049;
@@ -55,6 +59,19 @@ pub enum IdxError {
         labels: String,
         n_labels: usize,
     },
+}
+
+/// What can be wrong with a [`Dataset`] built in memory (its fields are public).
+#[derive(Debug, thiserror::Error)]
+pub enum DatasetError {
+    #[error("{pixels} pixels are not {labels} images of 28x28")]
+    Shape { pixels: usize, labels: usize },
+    #[error("label {label} at index {index} is not a digit 0-9")]
+    BadLabel { index: usize, label: u8 },
+    #[error("{0} images do not fit an IDX file (at most 2^32 - 1)")]
+    TooMany(usize),
+    #[error("gzip compression failed: {0}")]
+    Compress(String),
 }
 
 /// Decompresses `bytes` if they start with the gzip magic, else returns them unchanged.
@@ -184,6 +201,42 @@ impl Dataset {
         &self.images[i * IMAGE_PIXELS..(i + 1) * IMAGE_PIXELS]
     }
 
+    /// Fails unless there are 784 pixels per label and every label is a digit.
+    pub fn check(&self) -> Result<(), DatasetError> {
+        if self.images.len() != self.labels.len() * IMAGE_PIXELS {
+            return Err(DatasetError::Shape {
+                pixels: self.images.len(),
+                labels: self.labels.len(),
+            });
+        }
+        match self.labels.iter().position(|&l| l as usize >= NUM_CLASSES) {
+            Some(index) => Err(DatasetError::BadLabel {
+                index,
+                label: self.labels[index],
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// The images `indices`, in that order (repeats allowed).
+    pub fn select(&self, indices: &[usize]) -> Self {
+        let mut out = Self {
+            images: Vec::with_capacity(indices.len() * IMAGE_PIXELS),
+            labels: Vec::with_capacity(indices.len()),
+        };
+        for &i in indices {
+            out.images.extend_from_slice(self.image(i));
+            out.labels.push(self.labels[i]);
+        }
+        out
+    }
+
+    /// Appends every image of `other`.
+    pub fn append(&mut self, other: &Dataset) {
+        self.images.extend_from_slice(&other.images);
+        self.labels.extend_from_slice(&other.labels);
+    }
+
     /// The first `n` images (all of them if `n >= len()`).
     pub fn take(&self, n: usize) -> Self {
         let n = n.min(self.len());
@@ -192,6 +245,34 @@ impl Dataset {
             labels: self.labels[..n].to_vec(),
         }
     }
+}
+
+/// `data` as a pair of gzip-compressed IDX files (images, labels) with the header layout of
+/// `www/data/`, which [`Dataset::from_idx`] reads back unchanged.
+pub fn to_idx_gz(data: &Dataset) -> Result<(Vec<u8>, Vec<u8>), DatasetError> {
+    data.check()?;
+    let n = u32::try_from(data.len()).map_err(|_| DatasetError::TooMany(data.len()))?;
+    let side = IMAGE_SIDE as u32;
+    let images = [
+        &IMAGES_MAGIC.to_be_bytes(),
+        &n.to_be_bytes(),
+        &side.to_be_bytes(),
+        &side.to_be_bytes(),
+        &data.images[..],
+    ];
+    let labels = [&LABELS_MAGIC.to_be_bytes(), &n.to_be_bytes(), &data.labels[..]];
+    Ok((gzip(&images)?, gzip(&labels)?))
+}
+
+fn gzip(parts: &[&[u8]]) -> Result<Vec<u8>, DatasetError> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    for part in parts {
+        encoder
+            .write_all(part)
+            .map_err(|e| DatasetError::Compress(e.to_string()))?;
+    }
+    encoder.finish().map_err(|e| DatasetError::Compress(e.to_string()))
 }
 
 /// Maps an intensity in 0..1 (0 = background, 1 = ink) to the network's input scale.
@@ -296,5 +377,53 @@ mod tests {
         bad_gz.truncate(bad_gz.len() / 2);
         let err = parse_images("g", &bad_gz).unwrap_err();
         assert!(matches!(err, IdxError::Gzip { .. }), "{err}");
+    }
+
+    #[test]
+    fn written_pairs_read_back_unchanged() {
+        let data = Dataset {
+            images: (0..3 * IMAGE_PIXELS).map(|i| (i * 31 % 256) as u8).collect(),
+            labels: vec![9, 0, 4],
+        };
+        let (images, labels) = to_idx_gz(&data).unwrap();
+        assert!(images.starts_with(&[0x1f, 0x8b]) && labels.starts_with(&[0x1f, 0x8b]));
+        let back = Dataset::from_idx(MY_DIGITS_IMAGES, &images, MY_DIGITS_LABELS, &labels).unwrap();
+        assert_eq!((back.images, back.labels), (data.images, data.labels));
+        // The header is the one the MNIST files have: magic, count, rows, columns.
+        let raw = maybe_gunzip("i", &images).unwrap();
+        assert_eq!(raw[..16], idx_images(3, 28, 28)[..16]);
+
+        let empty = to_idx_gz(&Dataset::default()).unwrap();
+        assert!(Dataset::from_idx("i", &empty.0, "l", &empty.1).unwrap().is_empty());
+        let bad_label = Dataset {
+            images: vec![0; IMAGE_PIXELS],
+            labels: vec![10],
+        };
+        assert!(matches!(
+            to_idx_gz(&bad_label),
+            Err(DatasetError::BadLabel { index: 0, label: 10 })
+        ));
+        let short = Dataset {
+            images: vec![0; 100],
+            labels: vec![1],
+        };
+        assert!(matches!(
+            to_idx_gz(&short),
+            Err(DatasetError::Shape { pixels: 100, labels: 1 })
+        ));
+    }
+
+    #[test]
+    fn select_and_append() {
+        let data = Dataset {
+            images: (0..3).flat_map(|i| [i as u8; IMAGE_PIXELS]).collect(),
+            labels: vec![5, 6, 7],
+        };
+        let mut picked = data.select(&[2, 0, 2]);
+        assert_eq!(picked.labels, vec![7, 5, 7]);
+        assert_eq!(picked.image(1), data.image(0));
+        picked.append(&data.take(1));
+        assert_eq!(picked.labels, vec![7, 5, 7, 5]);
+        assert!(picked.check().is_ok());
     }
 }

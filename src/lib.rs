@@ -11,6 +11,7 @@
 //! - [`conv`]: the conv3x3 layer, choosing the implementation per device
 //! - [`kernels`]: the CPU im2col + gemm conv3x3 + ReLU, forward and backward, as candle ops
 //! - [`train`]: the one [`train::Trainer`]
+//! - [`finetune`]: "teach it my handwriting": the fine-tuning recipe around the `Trainer`
 //! - [`evaluation`]: scoring a model on a dataset, at once or a slice at a time
 //! - [`explain`]: every layer's activations, the first filters and the input's saliency
 //! - [`schedule`]: the learning-rate schedule
@@ -36,6 +37,7 @@ pub mod conv;
 pub mod data;
 pub mod evaluation;
 pub mod explain;
+pub mod finetune;
 pub mod kernels;
 pub mod metrics;
 pub mod model;

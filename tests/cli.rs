@@ -276,3 +276,160 @@ fn explain_reports_bad_input_in_one_line() {
     );
     assert!(!dir.path().join("explain.png").exists());
 }
+
+/// `per_digit` MNIST test images of each digit as a My-digits pair in `dir`; returns `dir`.
+fn my_digits(dir: &Path, per_digit: usize, skip_digit: Option<u8>) -> String {
+    use vgg_mnist::data::{to_idx_gz, Dataset, MY_DIGITS_IMAGES, MY_DIGITS_LABELS};
+    let test = Dataset::from_idx(
+        TEST_IMAGES,
+        &fs::read(data_dir().join(TEST_IMAGES)).unwrap(),
+        TEST_LABELS,
+        &fs::read(data_dir().join(TEST_LABELS)).unwrap(),
+    )
+    .unwrap();
+    let mut taken = [0; 10];
+    let picked: Vec<usize> = (0..test.len())
+        .filter(|&i| {
+            let d = test.labels[i];
+            let keep = Some(d) != skip_digit && taken[d as usize] < per_digit;
+            taken[d as usize] += usize::from(keep);
+            keep
+        })
+        .collect();
+    let (images, labels) = to_idx_gz(&test.select(&picked)).unwrap();
+    fs::create_dir_all(dir).unwrap();
+    fs::write(dir.join(MY_DIGITS_IMAGES), images).unwrap();
+    fs::write(dir.join(MY_DIGITS_LABELS), labels).unwrap();
+    dir.to_str().unwrap().to_string()
+}
+
+fn finetune(model: &Path, data: &str, out: &Path) -> std::process::Output {
+    cli(&[
+        "finetune",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        data,
+        "--out",
+        out.to_str().unwrap(),
+        "--limit-train",
+        "500",
+        "--limit-test",
+        "300",
+        "--quiet",
+    ])
+}
+
+#[test]
+fn finetune_writes_a_new_model_and_reports_before_and_after() {
+    let dir = tempfile::tempdir().unwrap();
+    tiny_run(dir.path());
+    let model = dir.path().join("model.safetensors");
+    let base_bytes = fs::read(&model).unwrap();
+    let data = my_digits(&dir.path().join("mine"), 3, None);
+    let out = dir.path().join("tuned");
+    let o = finetune(&model, &data, &out);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let text = stdout(&o);
+    // 30 samples, 3 of each digit: one of each held out.
+    assert!(text.contains("held-out samples of your digits (10): "), "{text}");
+    assert!(text.contains("MNIST test set (300 images): "), "{text}");
+    assert!(
+        common::stderr(&o).contains("on 20 of your 30 digits (10 held out"),
+        "{}",
+        common::stderr(&o)
+    );
+    assert_eq!(fs::read(&model).unwrap(), base_bytes, "the base model is unchanged");
+
+    let record: serde_json::Value = serde_json::from_slice(&fs::read(out.join("finetune.json")).unwrap()).unwrap();
+    assert_eq!(record["report"]["held_out"], 10);
+    assert_eq!(record["report"]["mnist_images"], 300);
+    assert_eq!(record["tuning_samples"], 20);
+    let after = record["report"]["mnist_after"].as_f64().unwrap();
+    assert!(text.contains(&format!("→ {:.2}%", 100.0 * after)), "{text}");
+    // The tuned model is a model like any other: `eval` scores it the same.
+    let tuned = out.join("model.safetensors");
+    let o = cli(&["eval", "--model", tuned.to_str().unwrap(), "--limit-test", "300"]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert!(
+        stdout(&o).contains(&format!("test accuracy {:.2}%", 100.0 * after)),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn finetune_refuses_bad_pairs_too_few_samples_and_overwriting() {
+    use vgg_mnist::data::{MY_DIGITS_IMAGES, MY_DIGITS_LABELS};
+    let dir = tempfile::tempdir().unwrap();
+    tiny_run(dir.path());
+    let model = dir.path().join("model.safetensors");
+    let out = dir.path().join("tuned");
+
+    assert_user_error(&finetune(&model, "/no/such/dir", &out), "/no/such/dir not found");
+    let few = my_digits(&dir.path().join("few"), 1, None);
+    fs::write(
+        dir.path().join("few").join(MY_DIGITS_LABELS),
+        vgg_mnist::data::to_idx_gz(&vgg_mnist::data::Dataset {
+            images: vec![0; 9 * 784],
+            labels: (0..9).collect(),
+        })
+        .unwrap()
+        .1,
+    )
+    .unwrap();
+    // Ten images but nine labels: the pair is refused by the IDX parser, naming both files.
+    assert_user_error(&finetune(&model, &few, &out), "has 10 images but");
+    let few = my_digits(&dir.path().join("few"), 1, Some(3));
+    assert_user_error(&finetune(&model, &few, &out), "only 9 of your digits (none of 3)");
+    let no_sevens = my_digits(&dir.path().join("no7"), 2, Some(7));
+    assert_user_error(&finetune(&model, &no_sevens, &out), "no samples of 7");
+    let one_each = my_digits(&dir.path().join("one"), 1, None);
+    assert_user_error(&finetune(&model, &one_each, &out), "add a second sample");
+
+    let bad = dir.path().join("bad");
+    let data = my_digits(&bad, 2, None);
+    let images = fs::read(bad.join(MY_DIGITS_IMAGES)).unwrap();
+    fs::write(bad.join(MY_DIGITS_IMAGES), &images[..images.len() / 2]).unwrap();
+    assert_user_error(&finetune(&model, &data, &out), MY_DIGITS_IMAGES);
+
+    let good = my_digits(&dir.path().join("good"), 2, None);
+    assert_user_error(&finetune(&model, &good, dir.path()), "would overwrite --model");
+    assert!(!out.exists(), "nothing was written");
+}
+
+#[test]
+fn train_extra_data_adds_my_digits_to_the_training_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = my_digits(&dir.path().join("mine"), 3, None);
+    let out = dir.path().join("run");
+    let args = |extra: &str| {
+        cli(&[
+            "train",
+            "--epochs",
+            "1",
+            "--limit-train",
+            "512",
+            "--limit-test",
+            "100",
+            "--widths",
+            "4,8",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+            "--extra-data",
+            extra,
+        ])
+    };
+    let o = args(&data);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert!(
+        common::stderr(&o).contains("adding 30 of your digits"),
+        "{}",
+        common::stderr(&o)
+    );
+    let m: serde_json::Value = serde_json::from_slice(&fs::read(out.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(m["config"]["train_images"], 542);
+
+    assert_user_error(&args("/no/such/dir"), "/no/such/dir not found");
+}

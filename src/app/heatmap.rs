@@ -40,7 +40,10 @@ pub fn diverging(t: f32) -> [u8; 3] {
 }
 
 fn max_abs(values: &[f32]) -> f32 {
-    values.iter().filter(|v| v.is_finite()).fold(0f32, |m, v| m.max(v.abs()))
+    values
+        .iter()
+        .filter(|v| v.is_finite())
+        .fold(0f32, |m, v| m.max(v.abs()))
 }
 
 /// Every channel of `map` as a tile, `columns` per row with a one-pixel gap; `diverging` for
@@ -56,11 +59,7 @@ pub fn tiles(map: &LayerMap, diverge: bool) -> Picture {
     for ch in 0..c {
         let (ox, oy) = ((ch % cols) * (w + 1), (ch / cols) * (h + 1));
         for (i, &v) in map.channel(ch).iter().enumerate() {
-            let [r, g, b] = if diverge {
-                diverging(v / scale)
-            } else {
-                heat(v / scale)
-            };
+            let [r, g, b] = if diverge { diverging(v / scale) } else { heat(v / scale) };
             let at = ((oy + i / w) * width + ox + i % w) * 4;
             rgba[at..at + 4].copy_from_slice(&[r, g, b, 255]);
         }
@@ -74,7 +73,12 @@ pub fn saliency_overlay(input: &[f32], saliency: &[f32], side: usize) -> Picture
     let scale = max_abs(saliency).max(f32::MIN_POSITIVE);
     let rgba = (0..side * side)
         .flat_map(|i| {
-            let ink = input.get(i).copied().filter(|v| v.is_finite()).unwrap_or(0.0).clamp(0.0, 1.0);
+            let ink = input
+                .get(i)
+                .copied()
+                .filter(|v| v.is_finite())
+                .unwrap_or(0.0)
+                .clamp(0.0, 1.0);
             let base = 255.0 - 150.0 * ink;
             let s = saliency.get(i).copied().unwrap_or(0.0) / scale;
             let s = if s.is_finite() { s.clamp(-1.0, 1.0) } else { 0.0 };
@@ -123,7 +127,11 @@ mod tests {
     fn nothing_a_model_computes_makes_it_panic() {
         let m = map(2, 2, vec![f32::NAN, f32::INFINITY, -1.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
         assert_eq!(tiles(&m, false).rgba.len(), 5 * 2 * 4);
-        assert_eq!(tiles(&map(1, 1, vec![]), true).rgba.len(), 4, "missing values draw as gaps");
+        assert_eq!(
+            tiles(&map(1, 1, vec![]), true).rgba.len(),
+            4,
+            "missing values draw as gaps"
+        );
         let p = saliency_overlay(&[1.0; 4], &[f32::NAN, 1.0, -1.0, 0.0], 2);
         assert_eq!(&p.rgba[4..8], [255, 0, 0, 255], "most positive is red");
         assert_eq!(&p.rgba[8..12], [0, 0, 255, 255], "most negative is blue");

@@ -44,7 +44,10 @@ impl Sample {
 
 /// A 28x28 model input as the bytes a sample keeps (exact for the core's quantised input).
 pub fn to_bytes(input: &Digit) -> Vec<u8> {
-    input.iter().map(|&v| (v.clamp(0.0, 1.0) * 255.0).round() as u8).collect()
+    input
+        .iter()
+        .map(|&v| (v.clamp(0.0, 1.0) * 255.0).round() as u8)
+        .collect()
 }
 
 /// What storage must do to match the samples.
@@ -114,8 +117,7 @@ impl MyDigits {
     /// Adds every image of `data` not already among the samples (same pixels and label); returns
     /// how many were added (an import stops at [`MAX_SAMPLES`]).
     pub fn import(&mut self, data: &Dataset, now_ms: f64) -> usize {
-        let mut known: HashSet<(u8, Vec<u8>)> =
-            self.samples.iter().map(|s| (s.label, s.pixels.to_vec())).collect();
+        let mut known: HashSet<(u8, Vec<u8>)> = self.samples.iter().map(|s| (s.label, s.pixels.to_vec())).collect();
         let mut added = 0;
         for i in 0..data.len() {
             let key = (data.labels[i], data.image(i).to_vec());
@@ -167,7 +169,12 @@ impl MyDigits {
     /// (`saved`, updated as if the plan succeeded; samples never change, so an id once written
     /// stays written).
     pub fn sync(&self, saved: &mut HashSet<String>) -> DigitsSync {
-        let put: Vec<Sample> = self.samples.iter().filter(|s| !saved.contains(&s.id)).cloned().collect();
+        let put: Vec<Sample> = self
+            .samples
+            .iter()
+            .filter(|s| !saved.contains(&s.id))
+            .cloned()
+            .collect();
         let ids: HashSet<&String> = self.samples.iter().map(|s| &s.id).collect();
         let mut delete: Vec<String> = saved.iter().filter(|id| !ids.contains(id)).cloned().collect();
         delete.sort();
@@ -216,7 +223,11 @@ mod tests {
             data.images.extend(pixels(v));
             data.labels.push(label);
         }
-        assert_eq!(d.import(&data, 2.0), 2, "the same drawing twice, or again, is one sample");
+        assert_eq!(
+            d.import(&data, 2.0),
+            2,
+            "the same drawing twice, or again, is one sample"
+        );
         assert_eq!(d.len(), 3);
     }
 

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use vgg_mnist::finetune::FinetuneConfig;
 use vgg_mnist::train::TrainConfig;
 
 use super::device::DeviceArg;
@@ -31,6 +32,8 @@ pub enum Command {
     Bench(BenchArgs),
     /// Draw what the network does with one image (activations, filters, saliency) as a PNG.
     Explain(ExplainArgs),
+    /// Fine-tune a model on your own digits (a My-digits IDX pair) and write it as a new model.
+    Finetune(FinetuneArgs),
 }
 
 impl Default for Command {
@@ -86,6 +89,9 @@ pub struct TrainArgs {
     /// No progress bars (logs a line per epoch instead).
     #[arg(long)]
     pub quiet: bool,
+    /// Also train on the My-digits IDX pair in this directory (e.g. the web app's download).
+    #[arg(long)]
+    pub extra_data: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -138,4 +144,46 @@ pub struct BenchArgs {
     pub batches: usize,
     #[arg(long, default_value = "www/data")]
     pub data_dir: PathBuf,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct FinetuneArgs {
+    /// The model to start from (a .safetensors file); it is never overwritten.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Directory holding your digits: my-digits-images-idx3-ubyte.gz and
+    /// my-digits-labels-idx1-ubyte.gz (the web app's download).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Where to write the tuned model.safetensors and finetune.json.
+    #[arg(long, default_value = "runs/finetune")]
+    pub out: PathBuf,
+    /// Directory holding the four MNIST .gz files (replay and the test set).
+    #[arg(long, default_value = "www/data")]
+    pub data_dir: PathBuf,
+    /// Seeds the held-out split, the replay mix, the batch order and the augmentation.
+    #[arg(long, default_value_t = FinetuneConfig::default().seed)]
+    pub seed: u64,
+    /// Peak learning rate.
+    #[arg(long, default_value_t = FinetuneConfig::default().lr)]
+    pub lr: f64,
+    /// Optimiser steps (the budget is steps x batch size training images).
+    #[arg(long, default_value_t = FinetuneConfig::default().steps)]
+    pub steps: usize,
+    #[arg(long, default_value_t = FinetuneConfig::default().batch_size)]
+    pub batch_size: usize,
+    /// Share of the training images drawn from MNIST's training set.
+    #[arg(long, default_value_t = FinetuneConfig::default().replay_share)]
+    pub replay_share: f64,
+    #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
+    pub device: DeviceArg,
+    /// Replay from the first N MNIST training images only (quick runs, tests).
+    #[arg(long)]
+    pub limit_train: Option<usize>,
+    /// Score on the first N MNIST test images only (quick runs, tests).
+    #[arg(long)]
+    pub limit_test: Option<usize>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
 }

@@ -8,6 +8,7 @@ mod eval;
 mod explain;
 mod explain_plot;
 mod files;
+mod finetune;
 mod plots;
 mod predict;
 mod report;
@@ -28,6 +29,7 @@ pub fn main() -> ExitCode {
         Command::Predict(a) => predict::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Explain(a) => explain::run(a),
+        Command::Finetune(a) => finetune::run(a),
     };
     // The command runs on a thread of rayon's pool, so the thread that drives training takes
     // part in every parallel section instead of waiting beside the pool's threads. Outside the

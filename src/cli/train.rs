@@ -28,7 +28,16 @@ pub fn run(args: TrainArgs) -> Result<()> {
     model_config.validate().map_err(anyhow::Error::msg)?;
     let device = device::select(args.device)?;
     let mnist = files::load_mnist(&args.data_dir)?;
-    let train = mnist.train.take(args.limit_train.unwrap_or(usize::MAX));
+    let mut train = mnist.train.take(args.limit_train.unwrap_or(usize::MAX));
+    if let Some(dir) = &args.extra_data {
+        let extra = files::load_my_digits(dir)?;
+        eprintln!(
+            "adding {} of your digits from {} to the training set",
+            extra.len(),
+            dir.display()
+        );
+        train.append(&extra);
+    }
     let test = mnist.test.take(args.limit_test.unwrap_or(usize::MAX));
     let config = TrainConfig {
         epochs: args.epochs,

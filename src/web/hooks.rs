@@ -170,7 +170,9 @@ pub fn use_digits_storage(state: &UseReducerHandle<AppState>) {
         use_effect_with((), move |_| {
             spawn_local(async move {
                 if let Ok(records) = storage::load_digits().await {
-                    saved.borrow_mut().extend(records.iter().flatten().map(|s| s.id.clone()));
+                    saved
+                        .borrow_mut()
+                        .extend(records.iter().flatten().map(|s| s.id.clone()));
                     ready.borrow().set(true);
                     dispatch.dispatch(Action::DigitsRestored(records));
                 } else {
@@ -206,7 +208,9 @@ pub fn use_digits_storage(state: &UseReducerHandle<AppState>) {
             if let Some(e) = failure {
                 dispatch.dispatch(Action::Failed(
                     ErrorKind::Storage,
-                    format!("The browser's storage refused to save My digits ({e}); they stay until you leave the page."),
+                    format!(
+                        "The browser's storage refused to save My digits ({e}); they stay until you leave the page."
+                    ),
                 ));
             }
         });

@@ -88,7 +88,9 @@ pub fn InsideView(props: &InsideViewProps) -> Html {
     let e = shown.as_ref().map(|s| s.explanation.clone());
     let millis = shown.as_ref().map(|s| format!("{:.2}", s.millis)).unwrap_or_default();
     let digit = e.as_ref().map(|e| e.target.to_string()).unwrap_or_default();
-    let saliency = shown.as_ref().map(|s| saliency_overlay(&s.input, &s.explanation.saliency, IMAGE_SIDE));
+    let saliency = shown
+        .as_ref()
+        .map(|s| saliency_overlay(&s.input, &s.explanation.saliency, IMAGE_SIDE));
     let filters = e.as_ref().map(|e| tiles(&e.filters, true));
     html! {
         <section class="card inside-card" data-testid="inside" data-explain-ms={millis} data-digit={digit}>
@@ -194,7 +196,10 @@ fn PictureCanvas(props: &PictureCanvasProps) -> Html {
             }
         });
     }
-    let (w, h) = props.picture.as_ref().map_or((IMAGE_SIDE, IMAGE_SIDE), |p| (p.width, p.height));
+    let (w, h) = props
+        .picture
+        .as_ref()
+        .map_or((IMAGE_SIDE, IMAGE_SIDE), |p| (p.width, p.height));
     html! {
         <canvas ref={canvas_ref} class={classes!("picture", props.class.clone())} data-testid={props.testid.clone()}
                 width={w.to_string()} height={h.to_string()} />
@@ -202,7 +207,8 @@ fn PictureCanvas(props: &PictureCanvasProps) -> Html {
 }
 
 fn paint(canvas: &HtmlCanvasElement, p: &Picture) {
-    let Some(ctx) = (canvas.get_context("2d").ok().flatten()).and_then(|c| c.dyn_into::<CanvasRenderingContext2d>().ok())
+    let Some(ctx) =
+        (canvas.get_context("2d").ok().flatten()).and_then(|c| c.dyn_into::<CanvasRenderingContext2d>().ok())
     else {
         return;
     };

@@ -135,7 +135,11 @@ async fn read_pair(files: Vec<web_sys::File>) -> Result<Dataset, String> {
     let mut read = Vec::new();
     for f in [a, b] {
         if f.size() > MAX_UPLOAD_BYTES {
-            return Err(format!("{} is {:.0} MB, more than a set of digits can be", f.name(), f.size() / 1e6));
+            return Err(format!(
+                "{} is {:.0} MB, more than a set of digits can be",
+                f.name(),
+                f.size() / 1e6
+            ));
         }
         let buf = JsFuture::from(f.array_buffer())
             .await

@@ -23,10 +23,10 @@ use super::controller::use_training_controller;
 use super::draw_pad::{DrawPad, Drawing};
 use super::env::{query_string, worker_budget};
 use super::error_banner::ErrorBanner;
-use super::inside_view::InsideView;
 use super::hooks::{
     load_pretrained, load_test_set, now_ms, use_digits_storage, use_model_storage, use_worker_crash_listener,
 };
+use super::inside_view::InsideView;
 use super::model_panel::{download, entries, file_name, ModelPanel};
 use super::my_digits_panel::MyDigitsPanel;
 use super::prediction_view::PredictionView;
@@ -128,9 +128,14 @@ pub fn Page(props: &PageProps) -> Html {
         let last_drawing = last_drawing.clone();
         use_effect_with(state.pad_clears, move |_| *last_drawing.borrow_mut() = None);
     }
-    let on_correct = dispatch.to_callback().reform(|label: u8| Action::Correct { label, now_ms: now_ms() });
-    let on_import =
-        (dispatch.to_callback()).reform(|result: Result<Dataset, String>| Action::ImportedDigits { result, now_ms: now_ms() });
+    let on_correct = dispatch.to_callback().reform(|label: u8| Action::Correct {
+        label,
+        now_ms: now_ms(),
+    });
+    let on_import = (dispatch.to_callback()).reform(|result: Result<Dataset, String>| Action::ImportedDigits {
+        result,
+        now_ms: now_ms(),
+    });
 
     let on_drawing = {
         let (predictor, dispatch) = (state.predictor.clone(), dispatch.clone());

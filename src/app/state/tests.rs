@@ -245,7 +245,10 @@ fn a_correction_adds_the_drawing_as_the_model_saw_it_and_clears_the_pad() {
     state.apply(Action::Correct { label: 7, now_ms: 2.0 });
     assert_eq!(state.my_digits.len(), 1);
     let sample = &state.my_digits.samples()[0];
-    assert_eq!((sample.label, sample.pixels[14 * 28 + 14], sample.pixels[0]), (7, 255, 0));
+    assert_eq!(
+        (sample.label, sample.pixels[14 * 28 + 14], sample.pixels[0]),
+        (7, 255, 0)
+    );
     assert!(state.notice.as_deref().unwrap().contains("as a 7 (read as 1)"));
     assert_eq!((state.pad_clears, state.prediction.clone()), (1, None));
     // Scoring: needed for this model and these samples, then known until either changes.

@@ -1,0 +1,123 @@
+//! `vgg-mnist finetune`: the native driver of the core fine-tuning recipe
+//! ([`vgg_mnist::finetune`]): reads a model and a My-digits pair, tunes, prints before → after on
+//! the held-out samples and the MNIST test set, and writes the tuned model as a new file.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+use vgg_mnist::finetune::{Finetune, FinetuneConfig, FinetuneReport};
+
+use super::args::FinetuneArgs;
+use super::{device, files};
+
+/// What `finetune.json` holds.
+#[derive(Serialize)]
+struct FinetuneRecord<'a> {
+    base_model: String,
+    samples: usize,
+    tuning_samples: usize,
+    config: &'a FinetuneConfig,
+    report: &'a FinetuneReport,
+}
+
+/// Whether `a` and `b` name the same existing file.
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+pub fn run(args: FinetuneArgs) -> Result<()> {
+    let config = FinetuneConfig {
+        lr: args.lr,
+        steps: args.steps,
+        batch_size: args.batch_size,
+        replay_share: args.replay_share,
+        seed: args.seed,
+        ..FinetuneConfig::default()
+    };
+    config.validate()?;
+    let out_model = args.out.join("model.safetensors");
+    if same_file(&out_model, &args.model) {
+        bail!(
+            "--out {} would overwrite --model {}; the model you start from is kept, so pass another --out",
+            args.out.display(),
+            args.model.display()
+        );
+    }
+    let device = device::select(args.device)?;
+    let base = files::load_checkpoint(&args.model, &device)?;
+    let samples = files::load_my_digits(&args.data)?;
+    let mnist = files::load_mnist(&args.data_dir)?;
+    let train = mnist.train.take(args.limit_train.unwrap_or(usize::MAX));
+    let test = mnist.test.take(args.limit_test.unwrap_or(usize::MAX));
+    let mut tune = Finetune::new(&base, &samples, &train, &config)?;
+    eprintln!(
+        "fine-tuning {} ({:?}) on {} of your {} digits ({} held out for scoring): {} steps of {} images, {:.0}% MNIST replay, peak lr {:e}, device {}",
+        args.model.display(),
+        base.config.widths,
+        tune.tuning().len(),
+        samples.len(),
+        tune.held_out().len(),
+        config.steps,
+        config.batch_size,
+        100.0 * config.replay_share,
+        config.lr,
+        device::name(&device)
+    );
+
+    let bar = ProgressBar::with_draw_target(
+        Some(tune.total_steps() as u64),
+        if args.quiet {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        },
+    );
+    bar.set_style(ProgressStyle::with_template("step {pos}/{len} [{bar:30.green/white}] {msg}")?.progress_chars("=> "));
+    while !tune.is_done() {
+        let stats = tune.step()?;
+        bar.inc(1);
+        bar.set_message(format!("loss {:.4}", stats.loss));
+    }
+    bar.finish_and_clear();
+
+    let report = tune.report(&test)?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating output directory {}", args.out.display()))?;
+    std::fs::write(&out_model, tune.checkpoint()?).with_context(|| format!("writing {}", out_model.display()))?;
+    let record = FinetuneRecord {
+        base_model: args.model.display().to_string(),
+        samples: samples.len(),
+        tuning_samples: tune.tuning().len(),
+        config: &config,
+        report: &report,
+    };
+    let json = args.out.join("finetune.json");
+    std::fs::write(&json, serde_json::to_string_pretty(&record)?)
+        .with_context(|| format!("writing {}", json.display()))?;
+
+    let correct = |accuracy: f64| (accuracy * report.held_out as f64).round() as usize;
+    println!(
+        "held-out samples of your digits ({}): {:.1}% → {:.1}% ({} → {} correct)",
+        report.held_out,
+        100.0 * report.before,
+        100.0 * report.after,
+        correct(report.before),
+        correct(report.after)
+    );
+    println!(
+        "MNIST test set ({} images): {:.2}% → {:.2}%",
+        report.mnist_images,
+        100.0 * report.mnist_before,
+        100.0 * report.mnist_after
+    );
+    println!(
+        "wrote the tuned model to {} ({} is unchanged) and finetune.json",
+        out_model.display(),
+        args.model.display()
+    );
+    Ok(())
+}
