@@ -148,6 +148,7 @@ async fn prediction_view_follows_the_dom_contract() {
     let props = PredictionViewProps {
         prediction: None,
         placeholder: "draw a digit".into(),
+        on_correct: Default::default(),
     };
     let handle = yew::Renderer::<PredictionView>::with_root_and_props(root.clone(), props).render();
     // Rendering is scheduled; let it run.
