@@ -46,11 +46,20 @@ fn max_abs(values: &[f32]) -> f32 {
         .fold(0f32, |m, v| m.max(v.abs()))
 }
 
-/// Every channel of `map` as a tile, `columns` per row with a one-pixel gap; `diverging` for
-/// signed values (filters), else the heat ramp, both scaled by the largest value of the map.
-pub fn tiles(map: &LayerMap, diverge: bool) -> Picture {
+/// Every channel of `map` as a tile, [`columns`] per row with a one-pixel gap, in the heat ramp
+/// scaled by the largest value of the map.
+pub fn tiles(map: &LayerMap) -> Picture {
+    tiles_in(map, columns(map.channels), false)
+}
+
+/// The first layer's 3x3 filters: eight per row (larger tiles for so few pixels), blue for
+/// negative weights and red for positive ones.
+pub fn filter_tiles(map: &LayerMap) -> Picture {
+    tiles_in(map, map.channels.clamp(1, 8), true)
+}
+
+fn tiles_in(map: &LayerMap, cols: usize, diverge: bool) -> Picture {
     let (c, h, w) = (map.channels, map.height, map.width);
-    let cols = columns(c);
     let rows = c.div_ceil(cols).max(1);
     let (width, height) = (cols * (w + 1) - 1, rows * (h + 1) - 1);
     // The gaps stay a neutral grey.
@@ -112,7 +121,7 @@ mod tests {
     #[test]
     fn tiles_lay_out_every_channel_with_gaps() {
         let m = map(32, 28, (0..32 * 784).map(|i| (i % 784) as f32).collect());
-        let p = tiles(&m, false);
+        let p = tiles(&m);
         assert_eq!((p.width, p.height), (16 * 29 - 1, 2 * 29 - 1));
         assert_eq!(p.rgba.len(), p.width * p.height * 4);
         // The largest value is white, zero black, the gap grey.
@@ -120,15 +129,16 @@ mod tests {
         assert_eq!(px(27, 27), [255, 255, 255]);
         assert_eq!(px(0, 0), [0, 0, 0]);
         assert_eq!(px(28, 0), [200, 204, 214]);
-        assert_eq!(tiles(&map(8, 3, vec![0.0; 72]), true).width, 8 * 4 - 1);
+        let filters = filter_tiles(&map(32, 3, vec![0.0; 32 * 9]));
+        assert_eq!((filters.width, filters.height), (8 * 4 - 1, 4 * 4 - 1));
     }
 
     #[test]
     fn nothing_a_model_computes_makes_it_panic() {
         let m = map(2, 2, vec![f32::NAN, f32::INFINITY, -1.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
-        assert_eq!(tiles(&m, false).rgba.len(), 5 * 2 * 4);
+        assert_eq!(tiles(&m).rgba.len(), 5 * 2 * 4);
         assert_eq!(
-            tiles(&map(1, 1, vec![]), true).rgba.len(),
+            filter_tiles(&map(1, 1, vec![])).rgba.len(),
             4,
             "missing values draw as gaps"
         );

@@ -21,7 +21,7 @@ use wasm_bindgen::{Clamped, JsCast};
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData};
 use yew::prelude::*;
 
-use crate::app::heatmap::{saliency_overlay, tiles, Picture};
+use crate::app::heatmap::{filter_tiles, saliency_overlay, tiles, Picture};
 use crate::data::IMAGE_SIDE;
 use crate::explain::{Explanation, LayerMap};
 use crate::predictor::{Prediction, Predictor};
@@ -91,7 +91,7 @@ pub fn InsideView(props: &InsideViewProps) -> Html {
     let saliency = shown
         .as_ref()
         .map(|s| saliency_overlay(&s.input, &s.explanation.saliency, IMAGE_SIDE));
-    let filters = e.as_ref().map(|e| tiles(&e.filters, true));
+    let filters = e.as_ref().map(|e| filter_tiles(&e.filters));
     html! {
         <section class="card inside-card" data-testid="inside" data-explain-ms={millis} data-digit={digit}>
             <h2>{ "Look inside the network" }</h2>
@@ -153,7 +153,7 @@ fn layer(l: &LayerMap) -> Html {
         <figure class="layer" data-testid="layer" data-layer={l.name.clone()}
                 data-channels={l.channels.to_string()} data-height={l.height.to_string()}
                 data-width={l.width.to_string()}>
-            <PictureCanvas picture={Some(tiles(l, false))} class="maps" />
+            <PictureCanvas picture={Some(tiles(l))} class="maps" />
             <figcaption>{ caption }</figcaption>
         </figure>
     }
@@ -162,7 +162,7 @@ fn layer(l: &LayerMap) -> Html {
 fn logits(e: &Explanation) -> Html {
     html! {
         <table class="logits" data-testid="logits">
-            <caption>{ format!("Head: {} inputs → 10 logits → softmax", e.head_inputs) }</caption>
+            <caption>{ format!("Head: {} inputs → 10 logits → softmax", crate::app::state::count(e.head_inputs)) }</caption>
             <tr><th>{ "digit" }</th><th>{ "logit" }</th><th>{ "probability" }</th></tr>
             { for (0..e.logits.len()).map(|d| html! {
                 <tr class={classes!((d == e.target).then_some("best"))}>

@@ -57,13 +57,13 @@ export const DIGITS = {
   7: [[[0.28, 0.2], [0.72, 0.2], [0.58, 0.5], [0.45, 0.85]]],
 };
 
-export async function draw(page, strokes) {
+export async function draw(page, strokes, steps = 8) {
   const box = await page.locator('[data-testid="draw-canvas"]').boundingBox();
   const at = ([x, y]) => [box.x + x * box.width, box.y + y * box.height];
   for (const stroke of strokes) {
     await page.mouse.move(...at(stroke[0]));
     await page.mouse.down();
-    for (const p of stroke.slice(1)) await page.mouse.move(...at(p), { steps: 8 });
+    for (const p of stroke.slice(1)) await page.mouse.move(...at(p), { steps });
     await page.mouse.up();
   }
 }

@@ -63,7 +63,7 @@ export async function run({ page, base, shots, check }) {
     assert(JSON.stringify(got) === JSON.stringify(want), JSON.stringify(got));
     const size = (id) => page.locator(`canvas[data-testid="${id}"]`).evaluate((c) => [c.width, c.height]);
     assert(JSON.stringify(await size('saliency')) === '[28,28]', `saliency ${await size('saliency')}`);
-    assert(JSON.stringify(await size('filters')) === JSON.stringify([16 * 4 - 1, 2 * 4 - 1]), `filters ${await size('filters')}`);
+    assert(JSON.stringify(await size('filters')) === JSON.stringify([8 * 4 - 1, 4 * 4 - 1]), `filters ${await size('filters')}`);
     // The heat maps are not blank: the first layer's tiles hold more than one colour.
     const colours = await page.locator('[data-testid="layer"][data-layer="block1.conv1"] canvas').evaluate((c) => {
       const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
@@ -72,7 +72,7 @@ export async function run({ page, base, shots, check }) {
       return seen.size;
     });
     assert(colours > 20, `${colours} colours in the first layer's maps`);
-    assert(/3,136 inputs|3136 inputs/.test(await page.locator('[data-testid="logits"]').innerText()), 'head size');
+    assert(/3,136 inputs/.test(await page.locator('[data-testid="logits"]').innerText()), 'head size');
     const ms = Number(await attr(page, '[data-testid="inside"]', 'data-explain-ms'));
     console.log(`     explanation of the seed model took ${ms.toFixed(2)} ms; prediction ${await attr(page, '[data-testid="prediction"]', 'data-latency-ms')} ms`);
     await page.locator('[data-testid="inside"]').screenshot({ path: path.join(shots, 'inside.png') });
@@ -95,19 +95,22 @@ export async function run({ page, base, shots, check }) {
     const right = {};
     for (const [name, [lo, hi]] of Object.entries(sizes)) {
       right[name] = 0;
-      for (let i = 0; i < 20; i++) {
+      for (let i = 0; i < 12; i++) {
         const { digit, styles } = FONT[i % 10];
         const style = styles[Math.floor(rand() * styles.length)];
         await page.locator('[data-testid="clear"]').click();
-        await draw(page, place(style.strokes, lo + rand() * (hi - lo), rand));
+        // The font's points are dense (about 1.5 % of the glyph apart): every other one, as a
+        // pointer reports a quick pen, with no moves in between.
+        const strokes = style.strokes.map((s) => s.filter((_, k) => k % 2 === 0 || k === s.length - 1));
+        await draw(page, place(strokes, lo + rand() * (hi - lo), rand), 1);
         await page.waitForFunction(() => document.querySelector('[data-testid="prediction"]')
           ?.getAttribute('data-digit') !== '', null, { timeout: 5000 });
         if ((await prediction(page)) === String(digit)) right[name]++;
       }
     }
-    console.log(`     read right of 20: ${JSON.stringify(right)}`);
+    console.log(`     read right of 12: ${JSON.stringify(right)}`);
     await page.screenshot({ path: path.join(shots, 'small-digit.png') });
-    assert(right.small >= 18 && right.small >= right.large - 2, JSON.stringify(right));
+    assert(right.small >= 11 && right.small >= right.large - 1, JSON.stringify(right));
   });
 
   await check('the panel follows the model: the small model shows 8 and 16 channels', async () => {
