@@ -4,13 +4,30 @@
 //! CLI writes these bytes to a file, the web app downloads/uploads/stores them, and both read
 //! each other's files. Loading checks every tensor against [`param_specs`] of the stored config
 //! and fails with a message naming the first mismatch, so a wrong file never loads silently.
+//!
+//! Contract for untrusted bytes (an upload, an IndexedDB entry, a worker snapshot, a file):
+//! [`from_bytes`] never panics and holds at most the file's size plus one copy of the weights. It
+//! refuses a file over [`MAX_CHECKPOINT_BYTES`], offsets outside the file (checked before the
+//! `safetensors` crate reads them, see `checkpoint/untrusted.rs`), a `format` other than
+//! [`FORMAT`], a config past the model budget ([`crate::model::budget`]), any dtype but F32 (no
+//! conversion: a file of another dtype was not written by vgg-mnist), and any NaN or infinite
+//! value, naming the tensor. [`to_bytes`] and [`tensors_to_bytes`] refuse non-finite weights in
+//! the same words, so a blown-up snapshot is never stored.
 
 use std::collections::HashMap;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 
-use crate::model::{param_specs, ModelConfig, Vgg};
+use crate::model::{param_specs, ModelConfig, Vgg, MAX_PARAMS};
+
+mod untrusted;
+
+pub use self::untrusted::MAX_HEADER_BYTES;
+
+/// The largest checkpoint accepted (upload limit): the largest model the budget admits,
+/// [`MAX_PARAMS`] f32 weights (8 MB), plus the longest header read and its length prefix.
+pub const MAX_CHECKPOINT_BYTES: usize = untrusted::LENGTH_PREFIX + MAX_HEADER_BYTES + 4 * MAX_PARAMS;
 
 /// Metadata key holding the JSON-encoded [`ModelConfig`].
 pub const CONFIG_KEY: &str = "vgg_mnist.model_config";
@@ -45,6 +62,14 @@ pub enum CheckpointError {
         found_convs: usize,
         found_hidden: usize,
     },
+    #[error("the checkpoint is {bytes} bytes, more than the {max} the largest allowed model needs")]
+    TooLarge { bytes: usize, max: usize },
+    #[error("the checkpoint's format is {found}, not `{FORMAT}`; was it saved by vgg-mnist?")]
+    BadFormat { found: String },
+    #[error("checkpoint tensor `{name}` is {dtype}, but vgg-mnist stores and reads F32 weights only")]
+    UnsupportedDtype { name: String, dtype: String },
+    #[error("checkpoint tensor `{name}` holds a non-finite value ({value} at index {index}): the weights are broken")]
+    NonFinite { name: String, index: usize, value: f32 },
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
 }
@@ -70,10 +95,20 @@ pub fn to_bytes(varmap: &VarMap, config: &ModelConfig) -> Result<Vec<u8>, Checkp
     tensors_to_bytes(tensors, config)
 }
 
-/// Serialises named tensors with `config` in the metadata.
+/// Serialises named tensors with `config` in the metadata. Every tensor must be F32 and finite
+/// (what [`from_bytes`] reads back).
 pub fn tensors_to_bytes(mut tensors: Vec<(String, Tensor)>, config: &ModelConfig) -> Result<Vec<u8>, CheckpointError> {
     // Sorted names give byte-identical files for identical weights.
     tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, t) in &tensors {
+        if t.dtype() != DType::F32 {
+            return Err(CheckpointError::UnsupportedDtype {
+                name: name.clone(),
+                dtype: t.dtype().as_str().to_uppercase(),
+            });
+        }
+        untrusted::finite(name, &t.flatten_all()?.to_vec1::<f32>()?)?;
+    }
     let metadata = HashMap::from([
         (FORMAT_KEY.to_string(), FORMAT.to_string()),
         (
@@ -85,36 +120,54 @@ pub fn tensors_to_bytes(mut tensors: Vec<(String, Tensor)>, config: &ModelConfig
         .map_err(|e| CheckpointError::Corrupt(e.to_string()))
 }
 
-/// Parses and validates a checkpoint; tensors are placed on `device`.
+/// Parses and validates a checkpoint (see the module's contract); tensors are placed on `device`.
 pub fn from_bytes(bytes: &[u8], device: &Device) -> Result<Checkpoint, CheckpointError> {
-    let (_, meta) =
-        safetensors::SafeTensors::read_metadata(bytes).map_err(|e| CheckpointError::Corrupt(e.to_string()))?;
-    let metadata = meta.metadata().clone().unwrap_or_default();
+    if bytes.len() > MAX_CHECKPOINT_BYTES {
+        return Err(CheckpointError::TooLarge {
+            bytes: bytes.len(),
+            max: MAX_CHECKPOINT_BYTES,
+        });
+    }
+    let metadata = untrusted::header(bytes)?;
     let config_json = metadata.get(CONFIG_KEY).ok_or(CheckpointError::NoConfig)?;
     let config: ModelConfig =
         serde_json::from_str(config_json).map_err(|e| CheckpointError::BadConfig(e.to_string()))?;
     config.validate().map_err(CheckpointError::BadConfig)?;
-    let mut tensors =
-        candle_core::safetensors::load_buffer(bytes, device).map_err(|e| CheckpointError::Corrupt(e.to_string()))?;
+    match metadata.get(FORMAT_KEY) {
+        Some(f) if f == FORMAT => {}
+        found => {
+            return Err(CheckpointError::BadFormat {
+                found: found.map_or("missing".to_string(), |f| format!("`{f}`")),
+            })
+        }
+    }
+    // The offsets are in range (checked above), so the crate's own arithmetic cannot overflow.
+    let file = safetensors::SafeTensors::deserialize(bytes).map_err(|e| CheckpointError::Corrupt(e.to_string()))?;
     let specs = param_specs(&config);
+    let mut views = Vec::with_capacity(specs.len());
     for spec in &specs {
-        let t = tensors
-            .get(&spec.name)
-            .ok_or_else(|| CheckpointError::Missing(spec.name.clone()))?;
-        if t.dims() != spec.shape.as_slice() {
+        let view = file
+            .tensor(&spec.name)
+            .map_err(|_| CheckpointError::Missing(spec.name.clone()))?;
+        if view.shape() != spec.shape.as_slice() {
             return Err(CheckpointError::ShapeMismatch {
                 name: spec.name.clone(),
                 expected: spec.shape.clone(),
-                found: t.dims().to_vec(),
+                found: view.shape().to_vec(),
             });
         }
-        if t.dtype() != DType::F32 {
-            let converted = t.to_dtype(DType::F32)?;
-            tensors.insert(spec.name.clone(), converted);
-        }
+        views.push(view);
     }
-    if let Some(extra) = tensors.keys().find(|k| !specs.iter().any(|s| &s.name == *k)) {
-        return Err(CheckpointError::Unexpected(extra.clone()));
+    if let Some(extra) = file.names().into_iter().find(|k| !specs.iter().any(|s| s.name == *k)) {
+        return Err(CheckpointError::Unexpected(extra.to_string()));
+    }
+    let mut tensors = HashMap::with_capacity(specs.len());
+    for (spec, view) in specs.iter().zip(&views) {
+        let values = untrusted::f32_values(&spec.name, view)?;
+        tensors.insert(
+            spec.name.clone(),
+            Tensor::from_vec(values, spec.shape.as_slice(), device)?,
+        );
     }
     Ok(Checkpoint {
         config,
@@ -221,5 +274,132 @@ mod tests {
             from_bytes(&plain, &dev).unwrap_err(),
             CheckpointError::NoConfig
         ));
+    }
+
+    /// The small model's tensors, each passed through `edit`, in a file with `metadata`.
+    fn small_file(metadata: HashMap<String, String>, edit: impl Fn(&str, Tensor) -> Tensor) -> Vec<u8> {
+        let dev = Device::Cpu;
+        let varmap = init_params(&ModelConfig::small(), 2, &dev).unwrap();
+        let tensors: Vec<(String, Tensor)> = varmap
+            .data()
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), edit(k, v.as_tensor().clone())))
+            .collect();
+        safetensors::serialize(tensors.iter().map(|(k, t)| (k.as_str(), t)), Some(metadata)).unwrap()
+    }
+
+    fn small_metadata() -> HashMap<String, String> {
+        HashMap::from([
+            (FORMAT_KEY.to_string(), FORMAT.to_string()),
+            (
+                CONFIG_KEY.to_string(),
+                serde_json::to_string(&ModelConfig::small()).unwrap(),
+            ),
+        ])
+    }
+
+    #[test]
+    fn the_unedited_helper_file_loads() {
+        from_bytes(&small_file(small_metadata(), |_, t| t), &Device::Cpu).unwrap();
+    }
+
+    #[test]
+    fn other_dtypes_are_refused_not_converted() {
+        // An F64 value above f32's range used to load as inf.
+        let bytes = small_file(small_metadata(), |k, t| {
+            let t = t.to_dtype(DType::F64).unwrap();
+            if k == "head.bias" {
+                (t + 1e300).unwrap()
+            } else {
+                t
+            }
+        });
+        let err = from_bytes(&bytes, &Device::Cpu).unwrap_err();
+        assert!(
+            matches!(err, CheckpointError::UnsupportedDtype { ref dtype, .. } if dtype == "F64"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("F32 weights only"), "{err}");
+        let half = small_file(small_metadata(), |_, t| t.to_dtype(DType::F16).unwrap());
+        assert!(matches!(
+            from_bytes(&half, &Device::Cpu),
+            Err(CheckpointError::UnsupportedDtype { .. })
+        ));
+    }
+
+    #[test]
+    fn non_finite_weights_are_refused_naming_the_tensor() {
+        let bytes = small_file(small_metadata(), |k, t| {
+            if k == "block2.conv1.bias" {
+                (t + f64::INFINITY).unwrap()
+            } else {
+                t
+            }
+        });
+        let err = from_bytes(&bytes, &Device::Cpu).unwrap_err().to_string();
+        assert!(
+            err.contains("`block2.conv1.bias`") && err.contains("inf at index 0"),
+            "{err}"
+        );
+        // Writing refuses them in the same words: a blown-up snapshot is never stored.
+        let nan = Tensor::new(&[0f32, f32::NAN], &Device::Cpu).unwrap();
+        let err = tensors_to_bytes(vec![("head.bias".into(), nan)], &ModelConfig::small()).unwrap_err();
+        assert!(matches!(err, CheckpointError::NonFinite { index: 1, .. }), "{err}");
+        assert!(err.to_string().contains("`head.bias`"), "{err}");
+    }
+
+    #[test]
+    fn the_format_key_is_checked() {
+        let mut meta = small_metadata();
+        meta.insert(FORMAT_KEY.into(), "pt".into());
+        let err = from_bytes(&small_file(meta.clone(), |_, t| t), &Device::Cpu).unwrap_err();
+        assert!(err.to_string().contains("format is `pt`, not `vgg-mnist/1`"), "{err}");
+        meta.remove(FORMAT_KEY);
+        let err = from_bytes(&small_file(meta, |_, t| t), &Device::Cpu).unwrap_err();
+        assert!(
+            matches!(&err, CheckpointError::BadFormat { found } if found == "missing"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn configs_past_the_budget_and_oversized_files_are_refused() {
+        let mut meta = small_metadata();
+        let enormous = ModelConfig {
+            widths: [1024, 1024],
+            convs_per_block: 4,
+            hidden: 0,
+        };
+        meta.insert(CONFIG_KEY.into(), serde_json::to_string(&enormous).unwrap());
+        let err = from_bytes(&small_file(meta, |_, t| t), &Device::Cpu).unwrap_err();
+        assert!(
+            matches!(err, CheckpointError::BadConfig(ref m) if m.contains("multiply-adds")),
+            "{err}"
+        );
+        let err = from_bytes(&vec![0; MAX_CHECKPOINT_BYTES + 1], &Device::Cpu).unwrap_err();
+        assert!(matches!(err, CheckpointError::TooLarge { .. }), "{err}");
+    }
+
+    /// The upload limit fits the largest model the budget admits: a config just under
+    /// MAX_PARAMS (its hidden layer carries the parameters) round-trips within it.
+    #[test]
+    fn the_largest_admitted_model_fits_the_upload_limit() {
+        let config = ModelConfig {
+            widths: [32, 64],
+            convs_per_block: 2,
+            hidden: 600,
+        };
+        config.validate().unwrap();
+        let past = ModelConfig {
+            hidden: 640,
+            ..config.clone()
+        };
+        assert!(past.validate().is_err(), "{} parameters", past.num_params());
+        assert!(config.num_params() > MAX_PARAMS * 9 / 10, "{}", config.num_params());
+        let bytes = to_bytes(&init_params(&config, 0, &Device::Cpu).unwrap(), &config).unwrap();
+        assert!(bytes.len() <= MAX_CHECKPOINT_BYTES, "{} bytes", bytes.len());
+        assert_eq!(from_bytes(&bytes, &Device::Cpu).unwrap().config, config);
     }
 }

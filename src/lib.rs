@@ -16,6 +16,7 @@
 //! - [`metrics`]: confusion matrix and per-class metrics
 //! - [`checkpoint`]: weights ↔ safetensors bytes
 //! - [`preprocess`]: a drawing → MNIST-style 28x28 input
+//! - `image_input` (native only): image file bytes → RGBA, format from content, bounded size
 //! - [`predictor`]: checkpoint → preprocess → forward, timed (CLI `predict` and the drawing pad)
 //! - [`app`]: the web app's logic without the DOM (settings, state, messages), tested natively
 //! - `bench` (native only): training/eval throughput of the real `Trainer`
@@ -32,6 +33,8 @@ pub mod checkpoint;
 pub mod conv;
 pub mod data;
 pub mod evaluation;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod image_input;
 pub mod kernels;
 pub mod metrics;
 pub mod model;

@@ -1,25 +1,25 @@
-//! `vgg-mnist eval`: score a saved model on the MNIST test set.
+//! `vgg-mnist eval`: score a saved model on the MNIST test set (only the test files are read).
 
 use anyhow::Result;
 use vgg_mnist::train::evaluate;
 
 use super::args::EvalArgs;
 use super::report::summary;
-use super::{device, files};
+use super::{device, files, stdout, validate};
 
 pub fn run(args: EvalArgs) -> Result<()> {
+    let limit = validate::limit("--limit-test", args.limit_test)?;
     let device = device::select(args.device)?;
     let checkpoint = files::load_checkpoint(&args.model, &device)?;
-    let mnist = files::load_mnist(&args.data_dir)?;
-    let test = mnist.test.take(args.limit_test.unwrap_or(usize::MAX));
+    let test = files::take_nonempty(&files::load_test(&args.data_dir)?, limit, "test")?;
     let model = checkpoint.model(&device)?;
     let eval = evaluate(&model, &test, &device)?;
-    println!(
+    stdout::line(format_args!(
         "model {} ({:?}, {} convs/block)",
         args.model.display(),
         checkpoint.config.widths,
         checkpoint.config.convs_per_block
-    );
-    println!("{}", summary(&eval));
+    ))?;
+    stdout::line(summary(&eval))?;
     Ok(())
 }
