@@ -3,10 +3,11 @@
 //!
 //! Contract: the format is read from the content, never from a file name (a PNG named `x.jpg`
 //! decodes); only PNG and JPEG are decoded. Nothing is decoded before the image's size is known:
-//! at most [`MAX_IMAGE_BYTES`] of file and [`MAX_IMAGE_PIXELS`] pixels, checked on the header
-//! (and enforced again by the `image` crate's [`image::Limits`]), so a small file that declares
-//! an enormous picture is an error, not gigabytes of memory. Every failure is an
-//! [`ImageError`] with a one-line message.
+//! at most [`MAX_IMAGE_BYTES`] of file; the `image` crate's [`image::Limits`] refuse, from the
+//! header, a side over 16,384 pixels or a decoded buffer over 128 MiB, and the header's pixel count
+//! is then checked against [`MAX_IMAGE_PIXELS`] (a grey image needs a quarter of the buffer). So a
+//! small file that declares an enormous picture is an error, not gigabytes of memory. Every
+//! failure is an [`ImageError`] with a one-line message.
 //!
 //! Why [`MAX_IMAGE_PIXELS`] = 16.8 M (4096 x 4096): it admits a 12-megapixel phone photo of a
 //! digit, and preprocessing one of that size holds about 16 bytes per pixel (the RGBA pixels, then
