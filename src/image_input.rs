@@ -11,8 +11,8 @@
 //!
 //! Why [`MAX_IMAGE_PIXELS`] = 16.8 M (4096 x 4096): it admits a 12-megapixel phone photo of a
 //! digit, and preprocessing one of that size holds about 16 bytes per pixel (the RGBA pixels, then
-//! three f32 planes), 270 MB, where the 23,000 x 23,000 PNG (under 1 MB) would have needed
-//! several GB.
+//! three f32 planes), 270 MB, where the 23,000 x 23,000 grey PNG (568 kB) needed 2.1 GB for
+//! its RGBA pixels alone, and several GB more to preprocess.
 
 use std::io::Cursor;
 
@@ -132,19 +132,20 @@ mod tests {
         file
     }
 
-    /// The image: a PNG of 23,000 x 23,000 white pixels (the real one is under 1 MB of
-    /// compressed rows; here only its first rows, since nothing past the header is read). It is
-    /// refused from its header, before a byte is inflated.
+    /// The image: a grey PNG of 23,000 x 23,000 white pixels (568 kB in full; here only
+    /// its first rows, since nothing past the header is read), which the old code decoded (529 MB,
+    /// within the crate's default limit) before preprocessing took gigabytes. It is refused from
+    /// its header, before a byte is inflated.
     #[test]
     fn enormous_pictures_are_refused_before_decoding() {
         use std::io::Write;
         let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
-        let mut row = vec![255u8; 23_000 * 4 + 1];
+        let mut row = vec![255u8; 23_000 + 1];
         row[0] = 0; // filter byte: none
         for _ in 0..10 {
             z.write_all(&row).unwrap();
         }
-        let file = png_file(23_000, 23_000, 6, &z.finish().unwrap());
+        let file = png_file(23_000, 23_000, 0, &z.finish().unwrap());
         let err = decode_rgba(&file).unwrap_err();
         assert!(matches!(err, ImageError::OverLimits), "{err}");
         assert!(err.to_string().ends_with("scale it down"), "{err}");
