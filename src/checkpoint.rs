@@ -98,7 +98,8 @@ pub fn to_bytes(varmap: &VarMap, config: &ModelConfig) -> Result<Vec<u8>, Checkp
 /// Serialises named tensors with `config` in the metadata. Every tensor must be F32 and finite
 /// (what [`from_bytes`] reads back).
 pub fn tensors_to_bytes(mut tensors: Vec<(String, Tensor)>, config: &ModelConfig) -> Result<Vec<u8>, CheckpointError> {
-    // Sorted names give byte-identical files for identical weights.
+    // Sorted names put identical weights at identical offsets. (The files are not byte-identical:
+    // `safetensors` writes the metadata from a `HashMap`, whose order varies from run to run.)
     tensors.sort_by(|a, b| a.0.cmp(&b.0));
     for (name, t) in &tensors {
         if t.dtype() != DType::F32 {
