@@ -4,21 +4,36 @@
 //! CLI writes these bytes to a file, the web app downloads/uploads/stores them, and both read
 //! each other's files. Loading checks every tensor against [`param_specs`] of the stored config
 //! and fails with a message naming the first mismatch, so a wrong file never loads silently.
+//!
+//! Contract for untrusted bytes (an upload, an IndexedDB entry, a worker snapshot, a file):
+//! [`from_bytes`] never panics and holds at most the file's size plus one copy of the weights. It
+//! refuses a file over [`MAX_CHECKPOINT_BYTES`], offsets outside the file (checked before the
+//! `safetensors` crate reads them, see `checkpoint/untrusted.rs`), a `format` other than
+//! [`FORMAT`], a config past the model budget ([`crate::model::budget`]), any dtype but F32 (no
+//! conversion: a file of another dtype was not written by vgg-mnist), and any NaN or infinite
+//! value, naming the tensor. [`to_bytes`] and [`tensors_to_bytes`] refuse non-finite weights in
+//! the same words, so a blown-up snapshot is never stored.
 
 use std::collections::HashMap;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 
-use crate::model::{param_specs, ModelConfig, Vgg};
+use crate::model::{param_specs, ModelConfig, Vgg, MAX_PARAMS};
+
+mod untrusted;
+
+pub use self::untrusted::MAX_HEADER_BYTES;
+
+/// The largest checkpoint accepted (upload limit): the largest model the budget admits,
+/// [`MAX_PARAMS`] f32 weights (8 MB), plus the longest header read and its length prefix.
+pub const MAX_CHECKPOINT_BYTES: usize = untrusted::LENGTH_PREFIX + MAX_HEADER_BYTES + 4 * MAX_PARAMS;
 
 /// Metadata key holding the JSON-encoded [`ModelConfig`].
 pub const CONFIG_KEY: &str = "vgg_mnist.model_config";
 /// Metadata key identifying the file format.
 pub const FORMAT_KEY: &str = "format";
 pub const FORMAT: &str = "vgg-mnist/1";
-/// The largest checkpoint accepted from an upload or storage (bytes).
-pub const MAX_CHECKPOINT_BYTES: usize = 64 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
@@ -47,6 +62,14 @@ pub enum CheckpointError {
         found_convs: usize,
         found_hidden: usize,
     },
+    #[error("the checkpoint is {bytes} bytes, more than the {max} the largest allowed model needs")]
+    TooLarge { bytes: usize, max: usize },
+    #[error("the checkpoint's format is {found}, not `{FORMAT}`; was it saved by vgg-mnist?")]
+    BadFormat { found: String },
+    #[error("checkpoint tensor `{name}` is {dtype}, but vgg-mnist stores and reads F32 weights only")]
+    UnsupportedDtype { name: String, dtype: String },
+    #[error("checkpoint tensor `{name}` holds a non-finite value ({value} at index {index}): the weights are broken")]
+    NonFinite { name: String, index: usize, value: f32 },
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
 }
@@ -72,10 +95,21 @@ pub fn to_bytes(varmap: &VarMap, config: &ModelConfig) -> Result<Vec<u8>, Checkp
     tensors_to_bytes(tensors, config)
 }
 
-/// Serialises named tensors with `config` in the metadata.
+/// Serialises named tensors with `config` in the metadata. Every tensor must be F32 and finite
+/// (what [`from_bytes`] reads back).
 pub fn tensors_to_bytes(mut tensors: Vec<(String, Tensor)>, config: &ModelConfig) -> Result<Vec<u8>, CheckpointError> {
-    // Sorted names give byte-identical files for identical weights.
+    // Sorted names put identical weights at identical offsets. (The files are not byte-identical:
+    // `safetensors` writes the metadata from a `HashMap`, whose order varies from run to run.)
     tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, t) in &tensors {
+        if t.dtype() != DType::F32 {
+            return Err(CheckpointError::UnsupportedDtype {
+                name: name.clone(),
+                dtype: t.dtype().as_str().to_uppercase(),
+            });
+        }
+        untrusted::finite(name, &t.flatten_all()?.to_vec1::<f32>()?)?;
+    }
     let metadata = HashMap::from([
         (FORMAT_KEY.to_string(), FORMAT.to_string()),
         (
@@ -87,36 +121,54 @@ pub fn tensors_to_bytes(mut tensors: Vec<(String, Tensor)>, config: &ModelConfig
         .map_err(|e| CheckpointError::Corrupt(e.to_string()))
 }
 
-/// Parses and validates a checkpoint; tensors are placed on `device`.
+/// Parses and validates a checkpoint (see the module's contract); tensors are placed on `device`.
 pub fn from_bytes(bytes: &[u8], device: &Device) -> Result<Checkpoint, CheckpointError> {
-    let (_, meta) =
-        safetensors::SafeTensors::read_metadata(bytes).map_err(|e| CheckpointError::Corrupt(e.to_string()))?;
-    let metadata = meta.metadata().clone().unwrap_or_default();
+    if bytes.len() > MAX_CHECKPOINT_BYTES {
+        return Err(CheckpointError::TooLarge {
+            bytes: bytes.len(),
+            max: MAX_CHECKPOINT_BYTES,
+        });
+    }
+    let metadata = untrusted::header(bytes)?;
     let config_json = metadata.get(CONFIG_KEY).ok_or(CheckpointError::NoConfig)?;
     let config: ModelConfig =
         serde_json::from_str(config_json).map_err(|e| CheckpointError::BadConfig(e.to_string()))?;
     config.validate().map_err(CheckpointError::BadConfig)?;
-    let mut tensors =
-        candle_core::safetensors::load_buffer(bytes, device).map_err(|e| CheckpointError::Corrupt(e.to_string()))?;
+    match metadata.get(FORMAT_KEY) {
+        Some(f) if f == FORMAT => {}
+        found => {
+            return Err(CheckpointError::BadFormat {
+                found: found.map_or("missing".to_string(), |f| format!("`{f}`")),
+            })
+        }
+    }
+    // The offsets are in range (checked above), so the crate's own arithmetic cannot overflow.
+    let file = safetensors::SafeTensors::deserialize(bytes).map_err(|e| CheckpointError::Corrupt(e.to_string()))?;
     let specs = param_specs(&config);
+    let mut views = Vec::with_capacity(specs.len());
     for spec in &specs {
-        let t = tensors
-            .get(&spec.name)
-            .ok_or_else(|| CheckpointError::Missing(spec.name.clone()))?;
-        if t.dims() != spec.shape.as_slice() {
+        let view = file
+            .tensor(&spec.name)
+            .map_err(|_| CheckpointError::Missing(spec.name.clone()))?;
+        if view.shape() != spec.shape.as_slice() {
             return Err(CheckpointError::ShapeMismatch {
                 name: spec.name.clone(),
                 expected: spec.shape.clone(),
-                found: t.dims().to_vec(),
+                found: view.shape().to_vec(),
             });
         }
-        if t.dtype() != DType::F32 {
-            let converted = t.to_dtype(DType::F32)?;
-            tensors.insert(spec.name.clone(), converted);
-        }
+        views.push(view);
     }
-    if let Some(extra) = tensors.keys().find(|k| !specs.iter().any(|s| &s.name == *k)) {
-        return Err(CheckpointError::Unexpected(extra.clone()));
+    if let Some(extra) = file.names().into_iter().find(|k| !specs.iter().any(|s| s.name == *k)) {
+        return Err(CheckpointError::Unexpected(extra.to_string()));
+    }
+    let mut tensors = HashMap::with_capacity(specs.len());
+    for (spec, view) in specs.iter().zip(&views) {
+        let values = untrusted::f32_values(&spec.name, view)?;
+        tensors.insert(
+            spec.name.clone(),
+            Tensor::from_vec(values, spec.shape.as_slice(), device)?,
+        );
     }
     Ok(Checkpoint {
         config,
@@ -182,64 +234,4 @@ impl Checkpoint {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::init_params;
-    use candle_core::Module;
-
-    #[test]
-    fn round_trip_keeps_weights_and_outputs() {
-        let config = ModelConfig::small();
-        let dev = Device::Cpu;
-        let varmap = init_params(&config, 5, &dev).unwrap();
-        let bytes = to_bytes(&varmap, &config).unwrap();
-        let ck = from_bytes(&bytes, &dev).unwrap();
-        assert_eq!(ck.config, config);
-        assert_eq!(ck.metadata[FORMAT_KEY], FORMAT);
-        let a = Vgg::new(&config, VarBuilder::from_varmap(&varmap, DType::F32, &dev)).unwrap();
-        let b = ck.model(&dev).unwrap();
-        let xs = Tensor::ones((2, 1, 28, 28), DType::F32, &dev).unwrap();
-        let diff = (a.forward(&xs).unwrap() - b.forward(&xs).unwrap())
-            .unwrap()
-            .abs()
-            .unwrap();
-        assert_eq!(diff.max_all().unwrap().to_scalar::<f32>().unwrap(), 0.0);
-    }
-
-    #[test]
-    fn rejects_mismatches_with_named_errors() {
-        let dev = Device::Cpu;
-        let small = ModelConfig::small();
-        let varmap = init_params(&small, 1, &dev).unwrap();
-        // Claim it is the seed model: the first conv's shape no longer fits.
-        let bad = tensors_to_bytes(
-            varmap
-                .data()
-                .lock()
-                .unwrap()
-                .iter()
-                .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
-                .collect(),
-            &ModelConfig::default(),
-        )
-        .unwrap();
-        let err = from_bytes(&bad, &dev).unwrap_err().to_string();
-        assert!(
-            err.contains("block1.conv1.weight") && err.contains("[8, 1, 3, 3]") && err.contains("[32, 1, 3, 3]"),
-            "{err}"
-        );
-
-        let ck = from_bytes(&to_bytes(&varmap, &small).unwrap(), &dev).unwrap();
-        let err = ck.expect_config(&ModelConfig::default()).unwrap_err().to_string();
-        assert!(err.contains("[8, 16]") && err.contains("[32, 64]"), "{err}");
-
-        let err = from_bytes(b"definitely not safetensors", &dev).unwrap_err();
-        assert!(matches!(err, CheckpointError::Corrupt(_)), "{err}");
-
-        let plain = safetensors::serialize([("x", &Tensor::zeros(3, DType::F32, &dev).unwrap())], None).unwrap();
-        assert!(matches!(
-            from_bytes(&plain, &dev).unwrap_err(),
-            CheckpointError::NoConfig
-        ));
-    }
-}
+mod tests;

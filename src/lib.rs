@@ -20,6 +20,7 @@
 //! - [`preprocess`]: a drawing → MNIST-style 28x28 input
 //! - [`stroke_width`]: bold strokes in pictures thinned towards MNIST's width
 //! - [`strokes`]: pen strokes → the 28x28 input at any drawn size; a vector digit font
+//! - `image_input` (native only): image file bytes → RGBA, format from content, bounded size
 //! - [`predictor`]: checkpoint → preprocess → forward, timed (CLI `predict` and the drawing pad)
 //! - [`app`]: the web app's logic without the DOM (settings, state, messages), tested natively
 //! - `bench` (native only): training/eval throughput of the real `Trainer`
@@ -38,6 +39,8 @@ pub mod data;
 pub mod evaluation;
 pub mod explain;
 pub mod finetune;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod image_input;
 pub mod kernels;
 pub mod metrics;
 pub mod model;

@@ -9,7 +9,8 @@
 //! Contract: this is the one model definition, used by the CLI, the browser worker and the tests.
 //! Parameter names are stable (`block1.conv1.weight`, …, `head.bias`) because checkpoints are keyed
 //! by them; [`param_specs`] is the single list of names and shapes that initialisation and
-//! checkpoint validation both read. No I/O here.
+//! checkpoint validation both read. No I/O here. What a model may cost (the compute budget and the
+//! parameter cap that [`ModelConfig::validate`] enforces) is in [`budget`].
 
 use candle_core::{Device, Module, Result, Tensor, D};
 use candle_nn::{Linear, VarBuilder, VarMap};
@@ -19,6 +20,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::conv::{block_forward, Conv3x3};
 use crate::data::{IMAGE_SIDE, NUM_CLASSES};
+
+pub mod budget;
+
+pub use self::budget::{MAX_FORWARD_MACS, MAX_PARAMS};
 
 /// Shape of the network. The default reproduces the PyTorch seed: widths 32 and 64, two convs per
 /// block, no hidden layer.
@@ -50,45 +55,6 @@ impl ModelConfig {
             widths: [8, 16],
             ..Self::default()
         }
-    }
-
-    /// Checks the numbers make a network.
-    pub fn validate(&self) -> std::result::Result<(), String> {
-        if self.widths.contains(&0) || self.convs_per_block == 0 {
-            return Err(format!(
-                "invalid model config {self:?}: widths and convs per block must be positive"
-            ));
-        }
-        if self.widths.iter().any(|&w| w > 1024) || self.convs_per_block > 4 || self.hidden > 8192 {
-            return Err(format!("model config {self:?} is unreasonably large"));
-        }
-        Ok(())
-    }
-
-    /// Total number of trainable parameters.
-    pub fn num_params(&self) -> usize {
-        param_specs(self)
-            .iter()
-            .map(|p| p.shape.iter().product::<usize>())
-            .sum()
-    }
-
-    /// Multiply-adds of one forward pass of one image (for FLOP-based throughput figures).
-    pub fn forward_macs(&self) -> usize {
-        let (mut macs, mut c_in, mut side) = (0, 1, IMAGE_SIDE);
-        for &w in &self.widths {
-            for _ in 0..self.convs_per_block {
-                macs += w * c_in * 9 * side * side;
-                c_in = w;
-            }
-            side /= 2;
-        }
-        let mut features = c_in * side * side;
-        if self.hidden > 0 {
-            macs += features * self.hidden;
-            features = self.hidden;
-        }
-        macs + features * NUM_CLASSES
     }
 }
 

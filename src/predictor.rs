@@ -4,7 +4,9 @@
 //! Contract: the glue between [`crate::checkpoint`] (validates the weights),
 //! [`crate::preprocess`] and [`crate::strokes`] (turn a picture or strokes into MNIST's format)
 //! and [`crate::model::Vgg`] (runs the network), shared by the CLI's `predict` and `explain` and
-//! the browser's drawing pad so that both see a picture the same way. An image without ink is [`PredictError::Empty`], never a guess. The
+//! the browser's drawing pad so that both see a picture the same way. An image without ink is
+//! [`PredictError::Empty`], and output that is not a number [`PredictError::NotFinite`], never a
+//! guess. The
 //! latency is measured with `web_time` (the standard clock natively, `performance.now()` in the
 //! browser): the one clock reading in the core, because the budget it checks is the predictor's.
 
@@ -50,6 +52,8 @@ pub enum PredictError {
     Preprocess(PreprocessError),
     #[error("the model failed: {0}")]
     Model(#[from] candle_core::Error),
+    #[error("the model's output is not a number: its weights are too large for f32 arithmetic")]
+    NotFinite,
 }
 
 impl From<PreprocessError> for PredictError {
@@ -114,6 +118,10 @@ impl Predictor {
     fn finish(&self, input: Digit, start: web_time::Instant) -> Result<Prediction, PredictError> {
         let xs = preprocess::to_input(&[input], &Device::Cpu)?; // (1, 1, 28, 28)
         let probabilities = self.model.probabilities(&xs)?.flatten_all()?.to_vec1::<f32>()?; // (10,)
+                                                                                             // Finite weights (all a checkpoint may hold) can still overflow: never show "0 (NaN%)".
+        if !probabilities.iter().all(|p| p.is_finite()) {
+            return Err(PredictError::NotFinite);
+        }
         let digit = probabilities
             .iter()
             .enumerate()
@@ -180,5 +188,24 @@ mod tests {
             p.predict_rgba(&blank, 10, 10),
             Err(PredictError::Preprocess(PreprocessError::BadSize { .. }))
         ));
+    }
+
+    /// Weights that are finite (so the checkpoint loads) but so large that the forward pass
+    /// overflows: an error, not "0 (NaN%)".
+    #[test]
+    fn overflowing_weights_give_an_error_not_nan() {
+        let config = ModelConfig::small();
+        let varmap = init_params(&config, 7, &Device::Cpu).unwrap();
+        let huge: Vec<(String, candle_core::Tensor)> = varmap
+            .data()
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), (v.as_tensor().ones_like().unwrap() * 1e30).unwrap()))
+            .collect();
+        let bytes = checkpoint::tensors_to_bytes(huge, &config).unwrap();
+        let p = Predictor::from_bytes(&bytes).expect("finite weights load");
+        let err = p.predict_rgba(&bar_drawing(140), 140, 140).unwrap_err();
+        assert!(matches!(err, PredictError::NotFinite), "{err}");
     }
 }

@@ -5,9 +5,10 @@
 //! centre of mass sits at the centre. Doing the same to a drawing is what makes predictions on
 //! people's digits as good as on the test set, wherever and however large they drew.
 //!
-//! Contract: input of any size, ink dark-on-light or light-on-dark (or in the alpha channel,
-//! as on a transparent canvas); output intensities in 0..1 (1 = ink), multiples of 1/255 (so
-//! that 28x28 bytes hold exactly what the model saw), not yet normalised
+//! Contract: input of any size, ink dark-on-light or light-on-dark (translucent pixels are
+//! composited over white, so a transparent canvas with dark ink is dark-on-light); output
+//! intensities in 0..1 (1 = ink), multiples of 1/255 (so that 28x28 bytes hold exactly what the
+//! model saw), not yet normalised
 //! (see [`crate::data::normalize`]). An image without ink is [`PreprocessError::Empty`], never a
 //! prediction. Pure: no DOM, no filesystem.
 
@@ -52,40 +53,44 @@ fn check_len(width: usize, height: usize, per_pixel: usize, found: usize) -> Res
     Ok(())
 }
 
-/// From RGBA bytes (e.g. canvas `ImageData`). If any pixel is not opaque the alpha channel is
-/// the ink (a drawing on a transparent canvas); otherwise the colours are read as grey levels.
+/// From RGBA bytes (e.g. canvas `ImageData`, or a decoded image file). Pixels are composited
+/// over white, as a browser shows them: a drawing on a transparent canvas reads as its ink on
+/// white paper (exactly as when the alpha channel itself was the ink), and a translucent pixel in
+/// an opaque picture is a lighter pixel, not a stroke. Why not "alpha is the ink" whenever a
+/// pixel is translucent: one such pixel in a photo then made the whole opaque picture ink.
 pub fn from_rgba(rgba: &[u8], width: usize, height: usize) -> Result<Digit, PreprocessError> {
     check_len(width, height, 4, rgba.len())?;
-    if rgba.chunks_exact(4).any(|p| p[3] < 255) {
-        let ink: Vec<f32> = rgba.chunks_exact(4).map(|p| p[3] as f32 / 255.0).collect();
-        return from_ink(&ink, width, height);
-    }
-    let luma: Vec<u8> = rgba
+    let luma: Vec<f32> = rgba
         .chunks_exact(4)
-        .map(|p| (0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32).round() as u8)
+        .map(|p| {
+            let alpha = p[3] as f32 / 255.0;
+            let luma = 0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32;
+            // Luma is linear in the channels, so compositing it equals compositing each channel.
+            luma * alpha + 255.0 * (1.0 - alpha)
+        })
         .collect();
-    from_gray(&luma, width, height)
+    from_luma(&luma, width, height)
 }
 
 /// From grey levels (0 = black). The background is whichever the image's border mostly is, so
 /// both dark-on-light (paper) and light-on-dark (MNIST) pictures work.
 pub fn from_gray(luma: &[u8], width: usize, height: usize) -> Result<Digit, PreprocessError> {
     check_len(width, height, 1, luma.len())?;
-    let border: Vec<u8> = (0..width)
+    let luma: Vec<f32> = luma.iter().map(|&v| v as f32).collect();
+    from_luma(&luma, width, height)
+}
+
+/// [`from_gray`] for grey levels in 0.0..=255.0, whose length `check_len` has checked.
+fn from_luma(luma: &[f32], width: usize, height: usize) -> Result<Digit, PreprocessError> {
+    let border: Vec<f32> = (0..width)
         .flat_map(|x| [luma[x], luma[(height - 1) * width + x]])
         .chain((0..height).flat_map(|y| [luma[y * width], luma[y * width + width - 1]]))
         .collect();
-    let border_mean = border.iter().map(|&v| v as f32).sum::<f32>() / border.len() as f32;
+    let border_mean = border.iter().sum::<f32>() / border.len() as f32;
     let light_background = border_mean > 127.5;
     let ink: Vec<f32> = luma
         .iter()
-        .map(|&v| {
-            if light_background {
-                1.0 - v as f32 / 255.0
-            } else {
-                v as f32 / 255.0
-            }
-        })
+        .map(|&v| if light_background { 1.0 - v / 255.0 } else { v / 255.0 })
         .collect();
     from_ink(&ink, width, height)
 }
@@ -289,6 +294,51 @@ mod tests {
         assert!(mean_abs_diff(&want, &from_gray(&light_on_dark, 100, 100).unwrap()) < 1e-3);
         let rgba: Vec<u8> = ink.iter().flat_map(|&v| [0, 0, 0, (255.0 * v) as u8]).collect();
         assert!(mean_abs_diff(&want, &from_rgba(&rgba, 100, 100).unwrap()) < 1e-3);
+    }
+
+    /// The drawing pad's canvas: transparent, strokes in #111 whose alpha is their coverage.
+    /// Composited over white it reads as the alpha-as-ink rule read it, to float rounding.
+    #[test]
+    fn a_transparent_canvas_reads_as_before() {
+        let ink = seven(120, 10.0, 8.0, 1.2);
+        // Anti-aliased edges: coverage falls off over a few pixels.
+        let alpha: Vec<u8> = (0..ink.len())
+            .map(|i| {
+                let near = [i.saturating_sub(1), i, (i + 1).min(ink.len() - 1)];
+                (255.0 * near.iter().map(|&j| ink[j]).sum::<f32>() / 3.0) as u8
+            })
+            .collect();
+        let canvas: Vec<u8> = alpha.iter().flat_map(|&a| [17, 17, 17, a]).collect();
+        let before = from_ink(&alpha.iter().map(|&a| a as f32 / 255.0).collect::<Vec<_>>(), 120, 120).unwrap();
+        let now = from_rgba(&canvas, 120, 120).unwrap();
+        let max_diff = before.iter().zip(&now).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(max_diff < 1e-5, "{max_diff}");
+    }
+
+    /// The issue: a white picture with a black digit and one translucent pixel became a filled
+    /// rectangle (alpha taken as the ink). Now that pixel is only a slightly lighter pixel.
+    #[test]
+    fn a_translucent_pixel_does_not_make_alpha_the_ink() {
+        let ink = seven(100, 5.0, 5.0, 1.0);
+        let opaque: Vec<u8> = ink
+            .iter()
+            .flat_map(|&v| {
+                let g = (255.0 * (1.0 - v)) as u8;
+                [g, g, g, 255]
+            })
+            .collect();
+        let want = from_rgba(&opaque, 100, 100).unwrap();
+        let mut one_translucent = opaque.clone();
+        one_translucent[3] = 254;
+        let got = from_rgba(&one_translucent, 100, 100).unwrap();
+        assert!(mean_abs_diff(&want, &got) < 1e-3, "{}", mean_abs_diff(&want, &got));
+        // A transparent background whose hidden colour is black is white paper too.
+        let transparent_black: Vec<u8> = ink
+            .iter()
+            .flat_map(|&v| if v > 0.0 { [0, 0, 0, 255] } else { [0, 0, 0, 0] })
+            .collect();
+        let got = from_rgba(&transparent_black, 100, 100).unwrap();
+        assert!(mean_abs_diff(&want, &got) < 1e-3, "{}", mean_abs_diff(&want, &got));
     }
 
     #[test]

@@ -433,3 +433,342 @@ fn train_extra_data_adds_my_digits_to_the_training_set() {
 
     assert_user_error(&args("/no/such/dir"), "/no/such/dir not found");
 }
+
+/// Flags that cannot work are refused before any I/O: the data directory here does not exist,
+/// yet each error names the flag, not the directory.
+#[test]
+fn flags_are_validated_before_any_io() {
+    let no_data = ["--data-dir", "/no/such/dir", "--quiet"];
+    let train = |flags: &[&str]| cli(&[&["train"], flags, &no_data[..]].concat());
+    assert_user_error(&train(&["--batch-size", "60000"]), "at most 6281");
+    assert_user_error(&train(&["--warmup-fraction", "2"]), "warm-up fraction");
+    assert_user_error(&train(&["--warmup-fraction", "1e300"]), "warm-up fraction");
+    assert_user_error(
+        &train(&["--epochs", "18446744073709551615"]),
+        "more than the limit of 10000",
+    );
+    assert_user_error(&train(&["--limit-train", "0"]), "--limit-train 0 leaves no images");
+    assert_user_error(&train(&["--limit-test", "0"]), "--limit-test 0 leaves no images");
+    assert_user_error(
+        &train(&["--widths", "1024,1024", "--convs-per-block", "4"]),
+        "multiply-adds per image, more than the budget of 100 M",
+    );
+    assert_user_error(&train(&["--hidden", "5000"]), "parameters, more than the limit");
+    let o = cli(&["eval", "--model", "missing.safetensors", "--limit-test", "0"]);
+    assert_user_error(&o, "--limit-test 0 leaves no images");
+}
+
+/// An output directory that exists but takes no files is found before training, not after.
+#[test]
+fn an_unwritable_output_directory_is_refused_before_training() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let ro = dir.path().join("read-only");
+    fs::create_dir(&ro).unwrap();
+    fs::set_permissions(&ro, fs::Permissions::from_mode(0o555)).unwrap();
+    // Root writes into a read-only directory anyway; /sys refuses even root.
+    let out = if tempfile::NamedTempFile::new_in(&ro).is_err() {
+        ro.clone()
+    } else {
+        Path::new("/sys").to_path_buf()
+    };
+    assert!(
+        tempfile::NamedTempFile::new_in(&out).is_err(),
+        "no unwritable directory to test with"
+    );
+    let o = cli(&[
+        "train",
+        "--limit-train",
+        "64",
+        "--limit-test",
+        "10",
+        "--epochs",
+        "1",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_user_error(&o, "is not writable");
+    fs::set_permissions(&ro, fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Every output is renamed into place whole; a run leaves no temporary file behind, and an old
+/// model is replaced only by a complete new one.
+#[test]
+fn outputs_replace_old_files_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("model.safetensors"), b"an older model").unwrap();
+    tiny_run(dir.path());
+    let mut names: Vec<String> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "confusion_matrix.png",
+            "confusion_matrix.svg",
+            "metrics.json",
+            "model.safetensors",
+            "training_curves.png"
+        ]
+    );
+    let bytes = fs::read(dir.path().join("model.safetensors")).unwrap();
+    vgg_mnist::checkpoint::from_bytes(&bytes, &candle_core::Device::Cpu).expect("the new model, whole");
+}
+
+/// The issue: `model-last-good.safetensors` held the weights that gave the non-finite loss. Now
+/// it holds weights that load (every value finite) and the message names their step and epoch.
+#[test]
+fn divergence_keeps_the_weights_of_the_last_finite_loss() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = cli(&[
+        "train",
+        "--lr",
+        "1e12",
+        "--warmup-fraction",
+        "0",
+        "--epochs",
+        "3",
+        "--limit-train",
+        "256",
+        "--limit-test",
+        "10",
+        "--widths",
+        "4,8",
+        "--batch-size",
+        "32",
+        "--no-augment",
+        "--quiet",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    // The run's opening line, then the error.
+    let err = common::stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    let last = err.trim_end().lines().last().unwrap_or_default();
+    assert!(last.starts_with("error: training diverged at step"), "{err}");
+    assert!(
+        last.contains("which gave a finite loss at step") && last.contains("(epoch 1)"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.contains("model-last-good.safetensors"), "{err}");
+    let bytes = fs::read(dir.path().join("model-last-good.safetensors")).unwrap();
+    vgg_mnist::checkpoint::from_bytes(&bytes, &candle_core::Device::Cpu).expect("finite weights");
+    assert!(!dir.path().join("model.safetensors").exists());
+}
+
+/// A directory with only the two test files: what `eval` reads.
+fn test_files_only(dir: &Path, images: &[u8], labels: &[u8]) -> String {
+    fs::write(dir.join(TEST_IMAGES), images).unwrap();
+    fs::write(dir.join(TEST_LABELS), labels).unwrap();
+    dir.to_str().unwrap().to_string()
+}
+
+fn small_model(dir: &Path) -> String {
+    let cfg = vgg_mnist::model::ModelConfig::small();
+    let vm = vgg_mnist::model::init_params(&cfg, 0, &candle_core::Device::Cpu).unwrap();
+    let path = dir.join("small.safetensors");
+    fs::write(&path, vgg_mnist::checkpoint::to_bytes(&vm, &cfg).unwrap()).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// `eval` reads only the test files, and a test set of no images is an error, not "0.00 %".
+#[test]
+fn eval_reads_only_the_test_set_and_refuses_an_empty_one() {
+    let models = tempfile::tempdir().unwrap();
+    let model = small_model(models.path());
+    let dir = tempfile::tempdir().unwrap();
+    let d = test_files_only(
+        dir.path(),
+        &fs::read(data_dir().join(TEST_IMAGES)).unwrap(),
+        &fs::read(data_dir().join(TEST_LABELS)).unwrap(),
+    );
+    let o = cli(&["eval", "--model", &model, "--data-dir", &d, "--limit-test", "20"]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert!(stdout(&o).contains("of 20)"), "{}", stdout(&o));
+
+    let mut images = 2051u32.to_be_bytes().to_vec();
+    for w in [0u32, 28, 28] {
+        images.extend(w.to_be_bytes());
+    }
+    let mut labels = 2049u32.to_be_bytes().to_vec();
+    labels.extend(0u32.to_be_bytes());
+    let d = test_files_only(dir.path(), &images, &labels);
+    assert_user_error(
+        &cli(&["eval", "--model", &model, "--data-dir", &d]),
+        "the test set has no images",
+    );
+}
+
+/// A gzip bomb in place of the training images: the header announces 10 images, then 64 MB of
+/// zeros follow; parsing stops at the 10 images.
+#[test]
+fn a_gzip_bomb_is_an_error_not_an_out_of_memory() {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    for w in [2051u32, 10, 28, 28] {
+        e.write_all(&w.to_be_bytes()).unwrap();
+    }
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..64 {
+        e.write_all(&zeros).unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = data_copy_with(dir.path(), TRAIN_IMAGES, &e.finish().unwrap());
+    let o = cli(&["train", "--data-dir", &d, "--quiet"]);
+    assert_user_error(&o, "more data than the header announces (7856 bytes)");
+}
+
+/// Checkpoints that used to crash or load silently: offsets that overflow inside the
+/// `safetensors` crate (a panic in this test build, which keeps overflow checks), and NaN
+/// weights.
+#[test]
+fn crafted_checkpoints_give_one_line_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let size = (1u64 << 61) - 1;
+    let entries: Vec<String> = (0..8u64)
+        .map(|i| {
+            format!(
+                r#""t{i}":{{"dtype":"U8","shape":[{size}],"data_offsets":[{},{}]}}"#,
+                i * size,
+                (i + 1) * size
+            )
+        })
+        .collect();
+    let header = format!("{{{}}}", entries.join(","));
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend(header.as_bytes());
+    bytes.extend([0u8; 16]);
+    let overflow = dir.path().join("overflow.safetensors");
+    fs::write(&overflow, &bytes).unwrap();
+    assert_user_error(
+        &cli(&["eval", "--model", overflow.to_str().unwrap()]),
+        "outside the file's 16 data bytes",
+    );
+
+    let cfg = vgg_mnist::model::ModelConfig::small();
+    let vm = vgg_mnist::model::init_params(&cfg, 0, &candle_core::Device::Cpu).unwrap();
+    let tensors: Vec<(String, candle_core::Tensor)> = vm
+        .data()
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), (v.as_tensor() * f64::NAN).unwrap()))
+        .collect();
+    let meta = std::collections::HashMap::from([
+        ("format".to_string(), "vgg-mnist/1".to_string()),
+        (
+            "vgg_mnist.model_config".to_string(),
+            serde_json::to_string(&cfg).unwrap(),
+        ),
+    ]);
+    let nan = dir.path().join("nan.safetensors");
+    fs::write(
+        &nan,
+        safetensors::serialize(tensors.iter().map(|(k, t)| (k.as_str(), t)), Some(meta)).unwrap(),
+    )
+    .unwrap();
+    let o = cli(&["predict", "--model", nan.to_str().unwrap(), "x.png"]);
+    assert_user_error(&o, "holds a non-finite value (NaN at index 0)");
+}
+
+/// A MNIST test digit, scaled up 4x and inverted to dark-on-light like a scan.
+fn digit_png() -> image::GrayImage {
+    let mnist = vgg_mnist::data::Dataset::from_idx(
+        TEST_IMAGES,
+        &fs::read(data_dir().join(TEST_IMAGES)).unwrap(),
+        TEST_LABELS,
+        &fs::read(data_dir().join(TEST_LABELS)).unwrap(),
+    )
+    .unwrap();
+    image::GrayImage::from_fn(112, 112, |x, y| {
+        image::Luma([255 - mnist.image(0)[(y / 4 * 28 + x / 4) as usize]])
+    })
+}
+
+/// Each image gets its own line while the others go on; the format comes from the content; the
+/// exit code says whether any failed.
+#[test]
+fn predict_reports_each_file_and_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = small_model(dir.path());
+    let disguised = dir.path().join("digit.jpg"); // a PNG under a JPEG name
+    digit_png()
+        .save_with_format(&disguised, image::ImageFormat::Png)
+        .unwrap();
+    let text = dir.path().join("notes.png");
+    fs::write(&text, "not an image").unwrap();
+    // 20,000 x 20,000 pixels declared in a PNG header: refused before decoding.
+    let mut huge = b"\x89PNG\r\n\x1a\n".to_vec();
+    let ihdr = [&20_000u32.to_be_bytes()[..], &20_000u32.to_be_bytes(), &[8, 6, 0, 0, 0]].concat();
+    huge.extend((ihdr.len() as u32).to_be_bytes());
+    let mut crc = flate2::Crc::new();
+    crc.update(b"IHDR");
+    crc.update(&ihdr);
+    huge.extend(b"IHDR");
+    huge.extend(&ihdr);
+    huge.extend(crc.sum().to_be_bytes());
+    let huge_path = dir.path().join("huge.png");
+    fs::write(&huge_path, huge).unwrap();
+
+    let paths = [&disguised, &text, &huge_path, &disguised];
+    let args: Vec<&str> = ["predict", "--model", &model]
+        .into_iter()
+        .chain(paths.iter().map(|p| p.to_str().unwrap()))
+        .collect();
+    let o = cli(&args);
+    assert_eq!(o.status.code(), Some(1), "{}", common::stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.starts_with(&format!("{}: ", disguised.display()))),
+        "{out}"
+    );
+    let err = common::stderr(&o);
+    let errors: Vec<&str> = err.lines().collect();
+    assert_eq!(errors.len(), 2, "{err}");
+    assert!(
+        errors[0].starts_with(&format!("error: {}: not a PNG or JPEG", text.display())),
+        "{err}"
+    );
+    assert!(
+        errors[1].contains("huge.png") && errors[1].ends_with("scale it down"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+/// `predict … | head -1`: the reader goes away after one line, the command ends quietly.
+#[test]
+fn predict_into_a_closed_pipe_ends_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let model = small_model(dir.path());
+    let digit = dir.path().join("digit.png");
+    digit_png().save(&digit).unwrap();
+    let digit = digit.to_str().unwrap().to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vgg-mnist"))
+        .args(["predict", "--model", &model])
+        .args(std::iter::repeat_n(&digit, 2000))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    // The reader is dropped here: the next writes meet a closed pipe.
+    assert!(first.starts_with(&digit), "{first}");
+    let o = child.wait_with_output().unwrap();
+    let err = common::stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.is_empty(), "{err}");
+}

@@ -6,7 +6,7 @@ use anyhow::Result;
 use vgg_mnist::bench::{run_bench, BenchConfig};
 
 use super::args::BenchArgs;
-use super::files;
+use super::{files, stdout};
 
 pub fn run(args: BenchArgs) -> Result<()> {
     let [w1, w2] = args.widths[..] else {
@@ -23,6 +23,6 @@ pub fn run(args: BenchArgs) -> Result<()> {
         ..BenchConfig::default()
     };
     let result = run_bench(&config, &data)?;
-    println!("{}", serde_json::to_string(&result)?);
+    stdout::line(serde_json::to_string(&result)?)?;
     Ok(())
 }

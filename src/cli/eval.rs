@@ -1,28 +1,40 @@
-//! `vgg-mnist eval`: score a saved model on the MNIST test set.
+//! `vgg-mnist eval`: score a saved model on the MNIST test set (only the test files are read).
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use vgg_mnist::train::evaluate;
 
 use super::args::EvalArgs;
 use super::report::summary;
-use super::{device, files};
+use super::{device, files, stdout, validate};
 
 pub fn run(args: EvalArgs) -> Result<()> {
+    let limit = validate::limit("--limit-test", args.limit_test)?;
+    // Where the evaluation goes is checked before the work, like every output.
+    let save = (args.save_evaluation.as_ref()).map(|path| {
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("evaluation.json");
+        (dir.to_path_buf(), name.to_string())
+    });
+    if let Some((dir, _)) = &save {
+        files::check_writable(dir)?;
+    }
     let device = device::select(args.device)?;
     let checkpoint = files::load_checkpoint(&args.model, &device)?;
-    let mnist = files::load_mnist(&args.data_dir)?;
-    let test = mnist.test.take(args.limit_test.unwrap_or(usize::MAX));
+    let test = files::take_nonempty(&files::load_test(&args.data_dir)?, limit, "test")?;
     let model = checkpoint.model(&device)?;
     let eval = evaluate(&model, &test, &device)?;
-    println!(
+    stdout::line(format_args!(
         "model {} ({:?}, {} convs/block)",
         args.model.display(),
         checkpoint.config.widths,
         checkpoint.config.convs_per_block
-    );
-    println!("{}", summary(&eval));
-    if let Some(path) = &args.save_evaluation {
-        std::fs::write(path, serde_json::to_vec(&eval)?).with_context(|| format!("writing {}", path.display()))?;
+    ))?;
+    stdout::line(summary(&eval))?;
+    if let Some((dir, name)) = &save {
+        files::write_atomic(dir, name, &serde_json::to_vec(&eval)?)?;
     }
     Ok(())
 }

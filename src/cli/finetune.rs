@@ -4,13 +4,13 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use vgg_mnist::finetune::{Finetune, FinetuneConfig, FinetuneReport};
 
 use super::args::FinetuneArgs;
-use super::{device, files};
+use super::{device, files, stdout, validate};
 
 /// What `finetune.json` holds.
 #[derive(Serialize)]
@@ -48,12 +48,18 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
             args.model.display()
         );
     }
+    let (limit_train, limit_test) = (
+        validate::limit("--limit-train", args.limit_train)?,
+        validate::limit("--limit-test", args.limit_test)?,
+    );
     let device = device::select(args.device)?;
     let base = files::load_checkpoint(&args.model, &device)?;
     let samples = files::load_my_digits(&args.data)?;
     let mnist = files::load_mnist(&args.data_dir)?;
-    let train = mnist.train.take(args.limit_train.unwrap_or(usize::MAX));
-    let test = mnist.test.take(args.limit_test.unwrap_or(usize::MAX));
+    let train = files::take_nonempty(&mnist.train, limit_train, "training")?;
+    let test = files::take_nonempty(&mnist.test, limit_test, "test")?;
+    drop(mnist);
+    files::check_writable(&args.out)?;
     let mut tune = Finetune::new(&base, &samples, &train, &config)?;
     eprintln!(
         "fine-tuning {} ({:?}) on {} of your {} digits ({} held out for scoring): {} steps of {} images, {:.0}% MNIST replay, peak lr {:e}, device {}",
@@ -86,8 +92,7 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
     bar.finish_and_clear();
 
     let report = tune.report(&test)?;
-    std::fs::create_dir_all(&args.out).with_context(|| format!("creating output directory {}", args.out.display()))?;
-    std::fs::write(&out_model, tune.checkpoint()?).with_context(|| format!("writing {}", out_model.display()))?;
+    files::write_atomic(&args.out, "model.safetensors", &tune.checkpoint()?)?;
     let record = FinetuneRecord {
         base_model: args.model.display().to_string(),
         samples: samples.len(),
@@ -95,29 +100,31 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
         config: &config,
         report: &report,
     };
-    let json = args.out.join("finetune.json");
-    std::fs::write(&json, serde_json::to_string_pretty(&record)?)
-        .with_context(|| format!("writing {}", json.display()))?;
+    files::write_atomic(
+        &args.out,
+        "finetune.json",
+        serde_json::to_string_pretty(&record)?.as_bytes(),
+    )?;
 
     let correct = |accuracy: f64| (accuracy * report.held_out as f64).round() as usize;
-    println!(
+    stdout::line(format_args!(
         "held-out samples of your digits ({}): {:.1}% → {:.1}% ({} → {} correct)",
         report.held_out,
         100.0 * report.before,
         100.0 * report.after,
         correct(report.before),
         correct(report.after)
-    );
-    println!(
+    ))?;
+    stdout::line(format_args!(
         "MNIST test set ({} images): {:.2}% → {:.2}%",
         report.mnist_images,
         100.0 * report.mnist_before,
         100.0 * report.mnist_after
-    );
-    println!(
+    ))?;
+    stdout::line(format_args!(
         "wrote the tuned model to {} ({} is unchanged) and finetune.json",
         out_model.display(),
         args.model.display()
-    );
+    ))?;
     Ok(())
 }

@@ -1,5 +1,7 @@
 //! Native command-line shell: argument parsing, file I/O, progress bars and plots around the pure
-//! core. Every user error ends in a one-line `error: …` message and exit code 1, never a panic.
+//! core. Every user error ends in a one-line `error: …` message and exit code 1, never a panic;
+//! flags are checked before any I/O ([`validate`]), outputs are written atomically
+//! ([`files::write_atomic`]), and a closed stdout ends a command quietly ([`stdout`]).
 
 mod args;
 mod bench;
@@ -12,13 +14,24 @@ mod finetune;
 mod plots;
 mod predict;
 mod report;
+mod stdout;
 mod train;
+mod validate;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
 pub use args::{Cli, Command};
+
+/// Errors already reported line by line (`predict`'s, one per failed image): the command exits
+/// with code 1 and prints nothing more.
+#[derive(Debug, thiserror::Error)]
+#[error("{failed} of {total} inputs failed")]
+pub struct Reported {
+    pub failed: usize,
+    pub total: usize,
+}
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -43,6 +56,9 @@ pub fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<Reported>() => ExitCode::FAILURE,
+        // The reader of our output has gone (`| head`): nobody is left to tell.
+        Err(e) if stdout::is_closed_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             // `{:#}` prints the context chain on one line: "reading www/data: No such file …".
             eprintln!("error: {e:#}");

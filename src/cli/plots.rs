@@ -1,10 +1,11 @@
 //! Plots of a run (plotters): the confusion matrix as a labelled heat-map with counts (PNG and
-//! SVG), and the training curves (loss and accuracy per epoch, PNG).
+//! SVG), and the training curves (loss and accuracy per epoch, PNG). Each is drawn in memory and
+//! returned as the file's bytes, which the caller writes atomically.
 //!
 //! Why a bundled font: plotters' system-font lookup needs fontconfig, which a fresh machine may
 //! lack; DejaVu Sans (free licence, see assets/fonts/) is compiled in instead.
 
-use std::path::Path;
+use std::io::Cursor;
 use std::sync::Once;
 
 use anyhow::{anyhow, Result};
@@ -26,18 +27,44 @@ pub(super) fn register_font() {
     });
 }
 
-pub fn confusion_png(path: &Path, cm: &ConfusionMatrix, title: &str) -> Result<()> {
+const CONFUSION_SIZE: (u32, u32) = (760, 720);
+const CURVES_SIZE: (u32, u32) = (1100, 450);
+
+/// Draws with `draw` on an RGB bitmap of `size` and encodes it as PNG.
+fn png_bytes(
+    size: (u32, u32),
+    draw: impl FnOnce(&DrawingArea<BitMapBackend, Shift>) -> std::result::Result<(), String>,
+) -> Result<Vec<u8>> {
     register_font();
-    let root = BitMapBackend::new(path, (760, 720)).into_drawing_area();
-    draw_confusion(&root, cm, title).map_err(|e| anyhow!("drawing {}: {e}", path.display()))?;
-    root.present().map_err(|e| anyhow!("writing {}: {e}", path.display()))
+    let mut rgb = vec![0u8; size.0 as usize * size.1 as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area();
+        draw(&root).map_err(|e| anyhow!("drawing a plot: {e}"))?;
+        root.present().map_err(|e| anyhow!("drawing a plot: {e}"))?;
+    }
+    let image = image::RgbImage::from_raw(size.0, size.1, rgb).ok_or_else(|| anyhow!("plot buffer size"))?;
+    let mut png = Cursor::new(Vec::new());
+    image.write_to(&mut png, image::ImageFormat::Png)?;
+    Ok(png.into_inner())
 }
 
-pub fn confusion_svg(path: &Path, cm: &ConfusionMatrix, title: &str) -> Result<()> {
+/// The confusion matrix as a PNG file's bytes.
+pub fn confusion_png(cm: &ConfusionMatrix, title: &str) -> Result<Vec<u8>> {
+    png_bytes(CONFUSION_SIZE, |root| {
+        draw_confusion(root, cm, title).map_err(|e| e.to_string())
+    })
+}
+
+/// The confusion matrix as an SVG file's text.
+pub fn confusion_svg(cm: &ConfusionMatrix, title: &str) -> Result<String> {
     register_font();
-    let root = SVGBackend::new(path, (760, 720)).into_drawing_area();
-    draw_confusion(&root, cm, title).map_err(|e| anyhow!("drawing {}: {e}", path.display()))?;
-    root.present().map_err(|e| anyhow!("writing {}: {e}", path.display()))
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, CONFUSION_SIZE).into_drawing_area();
+        draw_confusion(&root, cm, title).map_err(|e| anyhow!("drawing a plot: {e}"))?;
+        root.present().map_err(|e| anyhow!("drawing a plot: {e}"))?;
+    }
+    Ok(svg)
 }
 
 /// Cells are shaded by their share of the row (the true digit), so errors stay visible next to
@@ -98,11 +125,10 @@ fn draw_confusion<DB: DrawingBackend>(
 }
 
 /// Loss (train and test) and accuracy (train and test) per epoch, side by side.
-pub fn training_curves(path: &Path, history: &[EpochRecord]) -> Result<()> {
-    register_font();
-    let root = BitMapBackend::new(path, (1100, 450)).into_drawing_area();
-    draw_curves(&root, history).map_err(|e| anyhow!("drawing {}: {e}", path.display()))?;
-    root.present().map_err(|e| anyhow!("writing {}: {e}", path.display()))
+pub fn training_curves(history: &[EpochRecord]) -> Result<Vec<u8>> {
+    png_bytes(CURVES_SIZE, |root| {
+        draw_curves(root, history).map_err(|e| e.to_string())
+    })
 }
 
 fn draw_curves<DB: DrawingBackend>(

@@ -1,34 +1,32 @@
 //! `vgg-mnist train`: the native driver of the shared `Trainer`, with progress bars, per-epoch
 //! evaluation, and the run's files (weights, metrics.json, plots).
+//!
+//! Order: flags are validated, the data read and `--out` proven writable before the first step;
+//! each file is written atomically; after divergence the weights that gave the last finite loss
+//! are kept as `model-last-good.safetensors`.
 
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{anyhow, Result};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use vgg_mnist::model::ModelConfig;
-use vgg_mnist::train::{TrainConfig, TrainError, Trainer};
+use vgg_mnist::checkpoint::CheckpointError;
+use vgg_mnist::train::{TrainError, Trainer};
 
 use super::args::TrainArgs;
 use super::report::{summary, EpochRecord, RunConfig, RunMetrics};
-use super::{device, files, plots};
+use super::{device, files, plots, stdout, validate};
+
+/// Where the weights of the last finite loss go when a run diverges.
+const LAST_GOOD: &str = "model-last-good.safetensors";
 
 pub fn run(args: TrainArgs) -> Result<()> {
-    let [w1, w2] = args.widths[..] else {
-        anyhow::bail!(
-            "--widths takes two comma-separated numbers, e.g. --widths 32,64 (got {:?})",
-            args.widths
-        );
-    };
-    let model_config = ModelConfig {
-        widths: [w1, w2],
-        convs_per_block: args.convs_per_block,
-        hidden: args.hidden,
-    };
-    model_config.validate().map_err(anyhow::Error::msg)?;
+    let (model_config, config) = validate::train_configs(&args)?;
     let device = device::select(args.device)?;
     let mnist = files::load_mnist(&args.data_dir)?;
-    let mut train = mnist.train.take(args.limit_train.unwrap_or(usize::MAX));
+    let mut train = files::take_nonempty(&mnist.train, args.limit_train, "training")?;
+    let test = files::take_nonempty(&mnist.test, args.limit_test, "test")?;
+    drop(mnist);
     if let Some(dir) = &args.extra_data {
         let extra = files::load_my_digits(dir)?;
         eprintln!(
@@ -38,21 +36,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         );
         train.append(&extra);
     }
-    let test = mnist.test.take(args.limit_test.unwrap_or(usize::MAX));
-    let config = TrainConfig {
-        epochs: args.epochs,
-        batch_size: args.batch_size,
-        lr: args.lr,
-        weight_decay: args.weight_decay,
-        warmup_fraction: args.warmup_fraction,
-        seed: args.seed,
-        augment: if args.no_augment {
-            None
-        } else {
-            TrainConfig::default().augment
-        },
-    };
-    std::fs::create_dir_all(&args.out).with_context(|| format!("creating output directory {}", args.out.display()))?;
+    files::check_writable(&args.out)?;
     let (n_train, n_test) = (train.len(), test.len());
     let mut trainer = Trainer::new(&model_config, config.clone(), train, &device)?;
     eprintln!(
@@ -148,7 +132,13 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let (eval, eval_seconds) = last_eval.ok_or_else(|| anyhow::anyhow!("no epoch was trained"))?;
 
     let out = &args.out;
-    write(out, "model.safetensors", &trainer.checkpoint()?)?;
+    let weights = match trainer.checkpoint() {
+        Ok(bytes) => bytes,
+        // The last update broke the weights (no loss has seen them yet): keep the good ones.
+        Err(e @ CheckpointError::NonFinite { .. }) => return Err(save_last_good(&trainer, out, e)),
+        Err(e) => return Err(e.into()),
+    };
+    files::write_atomic(out, "model.safetensors", &weights)?;
     let metrics = RunMetrics {
         test_accuracy: eval.accuracy,
         test_loss: eval.loss,
@@ -169,38 +159,41 @@ pub fn run(args: TrainArgs) -> Result<()> {
         },
         history,
     };
-    write(out, "metrics.json", serde_json::to_string_pretty(&metrics)?.as_bytes())?;
+    files::write_atomic(out, "metrics.json", serde_json::to_string_pretty(&metrics)?.as_bytes())?;
     let title = format!("test accuracy {:.2}%", 100.0 * eval.accuracy);
-    plots::confusion_png(&out.join("confusion_matrix.png"), &eval.confusion, &title)?;
-    plots::confusion_svg(&out.join("confusion_matrix.svg"), &eval.confusion, &title)?;
-    plots::training_curves(&out.join("training_curves.png"), &metrics.history)?;
-    println!("{}", summary(&eval));
-    println!(
+    files::write_atomic(
+        out,
+        "confusion_matrix.png",
+        &plots::confusion_png(&eval.confusion, &title)?,
+    )?;
+    let svg = plots::confusion_svg(&eval.confusion, &title)?;
+    files::write_atomic(out, "confusion_matrix.svg", svg.as_bytes())?;
+    files::write_atomic(out, "training_curves.png", &plots::training_curves(&metrics.history)?)?;
+    stdout::line(summary(&eval))?;
+    stdout::line(format_args!(
         "trained {:.0} images/s over {:.1} s; wrote model.safetensors, metrics.json, confusion_matrix.png/.svg, training_curves.png to {}",
         metrics.train_images_per_second,
         train_seconds,
         out.display()
-    );
+    ))?;
     Ok(())
 }
 
-fn write(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
-    let path = dir.join(name);
-    std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))
-}
-
-/// On divergence the weights are still the last good ones (the trainer checks the loss before
-/// updating), so keep them rather than lose the run.
-fn save_last_good(trainer: &Trainer, out: &Path, err: TrainError) -> anyhow::Error {
-    let saved = trainer
-        .checkpoint()
-        .ok()
-        .and_then(|b| write(out, "model-last-good.safetensors", &b).ok());
-    match saved {
-        Some(()) => anyhow::anyhow!(
-            "{err} (the last good weights are in {})",
-            out.join("model-last-good.safetensors").display()
+/// After divergence (`cause`) the trainer's weights are those that gave the non-finite loss, so
+/// keep its copy of the last weights that gave a finite one rather than lose the run.
+fn save_last_good(trainer: &Trainer, out: &Path, cause: impl std::fmt::Display) -> anyhow::Error {
+    let good = match trainer.last_good_checkpoint() {
+        Ok(Some(good)) => good,
+        Ok(None) => return anyhow!("{cause}; no step had a finite loss, so no weights were kept"),
+        Err(e) => return anyhow!("{cause}; the last good weights could not be kept either: {e}"),
+    };
+    match files::write_atomic(out, LAST_GOOD, &good.bytes) {
+        Ok(()) => anyhow!(
+            "{cause}; the last good weights, which gave a finite loss at step {} (epoch {}), are in {}",
+            good.step,
+            good.epoch + 1,
+            out.join(LAST_GOOD).display()
         ),
-        None => err.into(),
+        Err(e) => anyhow!("{cause}; saving the last good weights failed: {e:#}"),
     }
 }

@@ -142,6 +142,7 @@ impl Trainer {
         }
         let loss = (total.loss_sum / total.images.max(1) as f64) as f32;
         self.check_finite(loss, planned.lr)?;
+        self.keep_as_last_good(planned.epoch)?;
         let scale = 1.0 / total.images.max(1) as f32;
         let mean: Vec<f32> = total.values.iter().map(|v| v * scale).collect();
         self.apply_update(planned.lr, &mean)?;

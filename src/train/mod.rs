@@ -4,8 +4,11 @@
 //! Contract: every driver — the native CLI loop, the browser worker's ticks, the tests — trains
 //! through this type, so training is written once. The trainer never reads a clock (wall time
 //! differs between native and wasm, where `std::time::Instant` panics); drivers time it. A
-//! non-finite loss stops training *before* the optimiser step, so the weights stay the last good
-//! ones and [`TrainError::Diverged`] names the step and learning rate.
+//! non-finite loss stops training *before* the optimiser step and [`TrainError::Diverged`] names
+//! the step and learning rate. That loss is already the spoilt weights' (the previous update made
+//! them), so each step keeps a copy of the weights that gave its finite loss:
+//! [`Trainer::last_good_checkpoint`] (in [`last_good`](self::last_good)). What a run may ask for
+//! is checked by [`TrainConfig::validate`] (in [`limits`](self::limits)).
 //!
 //! Data-parallel training (the browser's helper workers) splits [`Trainer::step`] in three, in
 //! [`data_parallel`](self::data_parallel): [`Trainer::plan_step`] draws the batch, each replica
@@ -13,6 +16,8 @@
 //! replicas that only follow call [`Trainer::apply_update`] with the same mean gradient.
 
 mod data_parallel;
+mod last_good;
+mod limits;
 
 use candle_core::{DType, Device, Module, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
@@ -28,6 +33,8 @@ use crate::model::{argmax_rows, init_params, param_specs, ModelConfig, Vgg};
 use crate::schedule::OneCycle;
 
 pub use self::data_parallel::{split, Gradients, PlannedStep};
+pub use self::last_good::LastGood;
+pub use self::limits::{training_bytes, MAX_EPOCHS, MAX_TRAINING_BYTES};
 pub use crate::evaluation::{evaluate, evaluate_more, Evaluation, PartialEvaluation};
 
 /// Hyperparameters of a training run. The default is the full native recipe.
@@ -106,6 +113,8 @@ pub struct Trainer {
     config: TrainConfig,
     device: Device,
     step: usize,
+    /// The weights that gave the last finite loss (see [`Trainer::last_good_checkpoint`]).
+    last_good: Option<last_good::Snapshot>,
 }
 
 impl Trainer {
@@ -116,7 +125,7 @@ impl Trainer {
         data: Dataset,
         device: &Device,
     ) -> Result<Self, TrainError> {
-        model_config.validate().map_err(TrainError::Invalid)?;
+        config.validate(model_config)?;
         let varmap = init_params(model_config, config.seed, device)?;
         Self::with_varmap(model_config, varmap, config, data, device)
     }
@@ -132,17 +141,7 @@ impl Trainer {
         if data.is_empty() {
             return Err(TrainError::Invalid("the training set is empty".into()));
         }
-        if config.batch_size == 0 || config.epochs == 0 {
-            return Err(TrainError::Invalid("epochs and batch size must be at least 1".into()));
-        }
-        let valid_lr = config.lr.is_finite() && config.lr > 0.0;
-        let valid_wd = config.weight_decay.is_finite() && config.weight_decay >= 0.0;
-        if !(valid_lr && valid_wd) {
-            return Err(TrainError::Invalid(format!(
-                "learning rate must be > 0 and weight decay >= 0 (got {} and {})",
-                config.lr, config.weight_decay
-            )));
-        }
+        config.validate(model_config)?;
         let model = Vgg::new(model_config, VarBuilder::from_varmap(&varmap, DType::F32, device))?;
         let params = ParamsAdamW {
             lr: config.lr,
@@ -158,7 +157,8 @@ impl Trainer {
                 .collect::<Result<Vec<_>, _>>()?
         };
         let batches = Batches::new(data.len(), config.batch_size, config.seed);
-        let schedule = OneCycle::new(config.lr, batches.per_epoch() * config.epochs, config.warmup_fraction);
+        let total_steps = limits::total_steps(batches.per_epoch(), config.epochs)?;
+        let schedule = OneCycle::new(config.lr, total_steps, config.warmup_fraction);
         Ok(Self {
             model,
             varmap,
@@ -171,6 +171,7 @@ impl Trainer {
             config,
             device: device.clone(),
             step: 0,
+            last_good: None,
         })
     }
 
@@ -184,6 +185,7 @@ impl Trainer {
         let loss = candle_nn::loss::cross_entropy(&pass.logits, &pass.labels)?; // mean over the batch
         let loss_value = loss.to_scalar::<f32>()?;
         self.check_finite(loss_value, lr)?;
+        self.keep_as_last_good(epoch)?;
         self.opt.backward_step(&loss)?;
         let stats = StepStats {
             step: self.step,
@@ -402,6 +404,58 @@ mod tests {
             msg.contains("diverged at step") && msg.contains("learning rate"),
             "{msg}"
         );
+    }
+
+    /// The issue: the file saved after divergence held the weights that gave the non-finite
+    /// loss. Now it holds those before the last update, which a seeded replay stopped there has.
+    #[test]
+    fn after_divergence_the_last_good_weights_gave_the_last_finite_loss() {
+        let settings = TrainConfig {
+            warmup_fraction: 0.0,
+            ..config(1, 1e12)
+        };
+        let mut t = Trainer::new(&tiny(), settings.clone(), bars(64), &Device::Cpu).unwrap();
+        assert!(
+            t.last_good_checkpoint().unwrap().is_none(),
+            "nothing before the first step"
+        );
+        let mut finite = Vec::new();
+        let err = (0..20)
+            .find_map(|_| match t.step() {
+                Ok(stats) => {
+                    finite.push(stats);
+                    None
+                }
+                Err(e) => Some(e),
+            })
+            .expect("an absurd learning rate diverges");
+        let TrainError::Diverged { step, .. } = err else {
+            panic!("{err}")
+        };
+        let good = t.last_good_checkpoint().unwrap().expect("a step before the divergence");
+        let last = finite.last().expect("the first step's loss is finite");
+        assert_eq!((good.step, good.epoch), (last.step, last.epoch));
+        assert_eq!(good.step + 1, step);
+        assert!(last.loss.is_finite());
+        let mut replay = Trainer::new(&tiny(), settings, bars(64), &Device::Cpu).unwrap();
+        for _ in 0..good.step {
+            replay.step().unwrap();
+        }
+        // Compared as weights: the files' metadata order varies (safetensors writes a HashMap).
+        let weights = |bytes: &[u8]| -> Vec<(String, Vec<u32>)> {
+            let ck = checkpoint::from_bytes(bytes, &Device::Cpu).unwrap();
+            let mut named: Vec<_> = (ck.tensors.iter())
+                .map(|(k, t)| {
+                    let bits = t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+                    (k.clone(), bits.into_iter().map(f32::to_bits).collect())
+                })
+                .collect();
+            named.sort();
+            named
+        };
+        let good_weights = weights(&good.bytes);
+        assert_eq!(good_weights, weights(&replay.checkpoint().unwrap()));
+        assert!(t.checkpoint().map_or(true, |now| weights(&now) != good_weights));
     }
 
     #[test]

@@ -54,9 +54,9 @@ pub fn ModelPanel(props: &ModelPanelProps) -> Html {
             // Checked before reading: a multi-gigabyte file never reaches wasm memory.
             if file.size() > MAX_CHECKPOINT_BYTES as f64 {
                 on_upload.emit(Err(format!(
-                    "{name} is {:.0} MB; a vgg-mnist checkpoint is at most {} MB",
+                    "{name} is {:.0} MB; a vgg-mnist checkpoint is at most {:.1} MB",
                     file.size() / 1e6,
-                    MAX_CHECKPOINT_BYTES >> 20
+                    MAX_CHECKPOINT_BYTES as f64 / 1e6
                 )));
                 return;
             }

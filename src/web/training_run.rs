@@ -12,6 +12,7 @@ use web_time::Instant;
 use crate::app::eval_schedule::EvalSchedule;
 use crate::app::protocol::{EvalReport, FailureKind, Progress, WorkerOutput};
 use crate::app::settings::{TrainSettings, QUICK_EVAL_SIZE};
+use crate::checkpoint::CheckpointError;
 use crate::data::Dataset;
 use crate::train::{Evaluation, PartialEvaluation, TrainError, Trainer};
 
@@ -210,10 +211,18 @@ impl TrainingRun {
     }
 
     fn report(&self, eval: Evaluation) -> Result<EvalReport, Failure> {
-        let weights = self
-            .trainer
-            .checkpoint()
-            .map_err(|e| (FailureKind::Training, e.to_string()))?;
+        let weights = self.trainer.checkpoint().map_err(|e| match e {
+            // Weights that overflowed are a divergence the loss had not shown yet; the page keeps
+            // the run's last snapshot, which the checkpoint writer had accepted.
+            CheckpointError::NonFinite { .. } => (
+                FailureKind::Diverged,
+                format!(
+                    "training diverged at step {}: {e}; try a lower learning rate (the last good snapshot is kept)",
+                    self.trainer.steps_done()
+                ),
+            ),
+            e => (FailureKind::Training, e.to_string()),
+        })?;
         Ok(EvalReport {
             step: self.trainer.steps_done(),
             evaluation: eval,

@@ -179,7 +179,7 @@ export async function run({ page, base, shots, check }) {
     const err = page.locator('[data-testid="error"]');
     await err.waitFor({ timeout: 5000 });
     const text = await err.innerText();
-    assert(/huge\.safetensors is 80 MB/.test(text) && /at most 64 MB/.test(text), text);
+    assert(/huge\.safetensors is 80 MB/.test(text) && /at most 8\.1 MB/.test(text), text);
     assert((await entries(page)).length === before, 'the list changed');
     await page.locator('[data-testid="error-dismiss"]').click();
   });
