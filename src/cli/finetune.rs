@@ -59,8 +59,9 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
     let train = files::take_nonempty(&mnist.train, limit_train, "training")?;
     let test = files::take_nonempty(&mnist.test, limit_test, "test")?;
     drop(mnist);
-    files::check_writable(&args.out)?;
     let mut tune = Finetune::new(&base, &samples, &train, &config)?;
+    // Only once the samples passed their checks: a refused run leaves no directory behind.
+    files::check_writable(&args.out)?;
     eprintln!(
         "fine-tuning {} ({:?}) on {} of your {} digits ({} held out for scoring): {} steps of {} images, {:.0}% MNIST replay, peak lr {:e}, device {}",
         args.model.display(),
