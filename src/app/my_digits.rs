@@ -114,20 +114,21 @@ impl MyDigits {
         Some(id)
     }
 
-    /// Adds every image of `data` not already among the samples (same pixels and label); returns
-    /// how many were added (an import stops at [`MAX_SAMPLES`]).
+    /// Adds every image of `data` that is not already among the samples (same pixels and label:
+    /// importing a download twice adds nothing); repeats within `data` are kept, as they were
+    /// separate samples when it was exported. Returns how many were added (an import stops at
+    /// [`MAX_SAMPLES`]).
     pub fn import(&mut self, data: &Dataset, now_ms: f64) -> usize {
-        let mut known: HashSet<(u8, Vec<u8>)> = self.samples.iter().map(|s| (s.label, s.pixels.to_vec())).collect();
+        let known: HashSet<(u8, Vec<u8>)> = self.samples.iter().map(|s| (s.label, s.pixels.to_vec())).collect();
         let mut added = 0;
         for i in 0..data.len() {
             let key = (data.labels[i], data.image(i).to_vec());
             if known.contains(&key) {
                 continue;
             }
-            if self.add(key.0, key.1.clone(), now_ms).is_none() {
+            if self.add(key.0, key.1, now_ms).is_none() {
                 break;
             }
-            known.insert(key);
             added += 1;
         }
         added
@@ -225,10 +226,11 @@ mod tests {
         }
         assert_eq!(
             d.import(&data, 2.0),
-            2,
-            "the same drawing twice, or again, is one sample"
+            3,
+            "what is there is skipped; repeats in the file are kept"
         );
-        assert_eq!(d.len(), 3);
+        assert_eq!(d.len(), 4);
+        assert_eq!(d.import(&data, 3.0), 0, "importing the same file again adds nothing");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::evaluation::Evaluation;
+use crate::finetune::FinetuneReport;
 
 use super::settings::TrainSettings;
 
@@ -33,6 +34,15 @@ pub enum WorkerInput {
     Evaluate {
         id: String,
         weights: Vec<u8>,
+        data_url: String,
+    },
+    /// Fine-tune the model `base_id` (these weights) on the user's digits (28x28 bytes and their
+    /// labels) with the core recipe, a step at a time, when no run is training.
+    Finetune {
+        base_id: String,
+        weights: Vec<u8>,
+        images: Vec<u8>,
+        labels: Vec<u8>,
         data_url: String,
     },
 }
@@ -84,6 +94,22 @@ pub enum WorkerOutput {
     ModelEvaluated {
         id: String,
         evaluation: Evaluation,
+    },
+    /// Fine-tuning has run `step` of `total` steps (0 while MNIST loads for the replay).
+    FinetuneProgress {
+        step: usize,
+        total: usize,
+    },
+    /// Fine-tuning ended: the tuned weights and before → after on held-out samples and MNIST.
+    Finetuned {
+        base_id: String,
+        report: FinetuneReport,
+        weights: Vec<u8>,
+        samples: usize,
+    },
+    /// Fine-tuning could not run (too few samples, a digit missing, …): the message says why.
+    FinetuneFailed {
+        message: String,
     },
     /// Something the user should know that does not stop the run (a helper worker dropped).
     Notice {

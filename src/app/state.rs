@@ -24,9 +24,11 @@ mod models;
 mod run;
 #[cfg(test)]
 mod tests;
+mod tune;
 
 pub use digits::DigitsScore;
 pub use run::{RunProgress, RunState};
+pub use tune::Finetuning;
 
 /// What went wrong; decides the retry button.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,6 +99,9 @@ pub struct AppState {
     pub my_digits: MyDigits,
     /// The selected model's score on My digits.
     pub digits_score: Option<DigitsScore>,
+    pub finetuning: Finetuning,
+    /// When the current fine-tuning was asked for (its model's date).
+    pub finetune_started_ms: f64,
     pub error: Option<AppError>,
     pub notice: Option<String>,
 }
@@ -132,6 +137,11 @@ pub enum Action {
         bytes: Rc<Vec<u8>>,
         now_ms: f64,
     },
+    /// The page asked the worker to score model `id` on the `total` test images.
+    ScoringRequested {
+        id: String,
+        total: usize,
+    },
     UseModel(String),
     DeleteModel(String),
     UndoDelete,
@@ -152,6 +162,11 @@ pub enum Action {
     /// What storage held of My digits at page load (`None`: unreadable records).
     DigitsRestored(Vec<Option<Sample>>),
     DigitsScored(DigitsScore),
+    /// The user asked to fine-tune the selected model (the page messages the worker when
+    /// [`AppState::finetune_requested`] says so).
+    FinetuneRequested {
+        now_ms: f64,
+    },
     Failed(ErrorKind, String),
     Predicted(Option<Rc<Prediction>>),
     SelectCell(Option<(usize, usize)>),
@@ -208,6 +223,9 @@ impl AppState {
             Action::WorkerCrashed(message) => {
                 self.run = Some(RunState::Error);
                 self.scoring = None;
+                if matches!(self.finetuning, Finetuning::Training { .. }) {
+                    self.finetuning = Finetuning::Error(format!("the worker crashed: {message}"));
+                }
                 self.fail(ErrorKind::WorkerCrash, message);
             }
             Action::ResetTraining => self.reset_training(),
@@ -219,6 +237,7 @@ impl AppState {
                 now_ms,
             } => self.restored(models, legacy, selected, now_ms),
             Action::Uploaded { name, bytes, now_ms } => self.uploaded(name, bytes, now_ms),
+            Action::ScoringRequested { id, total } => self.scoring = Some(Scoring { id, scored: 0, total }),
             Action::UseModel(id) => {
                 self.follow_training = self.run_id.as_deref() == Some(&id) && self.run_state().is_active();
                 self.activate(&id);
@@ -238,6 +257,9 @@ impl AppState {
             Action::ClearDigits => self.my_digits.clear(),
             Action::ImportedDigits { result, now_ms } => self.imported_digits(result, now_ms),
             Action::DigitsRestored(records) => self.digits_restored(records),
+            Action::FinetuneRequested { now_ms } => {
+                self.finetune_requested(now_ms);
+            }
             Action::DigitsScored(score) => {
                 // A score of other samples or another model than now is of no use.
                 if self.digits_score_needed() == Some((score.model_id.clone(), score.generation)) {

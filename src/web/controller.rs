@@ -12,6 +12,7 @@ use yew_agent::reactor::{use_reactor_bridge, ReactorEvent, UseReactorBridgeHandl
 use crate::app::protocol::{FailureKind, WorkerInput};
 use crate::app::settings::TrainSettings;
 use crate::app::state::{Action, AppState, ErrorKind};
+use crate::data::Dataset;
 
 use super::env::absolute_url;
 use super::hooks::{load_pretrained, now_ms, DATA_DIR};
@@ -30,6 +31,8 @@ pub struct TrainingController {
     pub retry: Callback<ErrorKind>,
     /// Score model `id` (these weights) on the whole test set.
     pub evaluate: Callback<(String, Vec<u8>)>,
+    /// Fine-tune model `id` (these weights) on these digits.
+    pub finetune: Callback<(String, Vec<u8>, Dataset)>,
 }
 
 #[hook]
@@ -116,10 +119,24 @@ pub fn use_training_controller(
         })
     };
 
+    let finetune = {
+        let bridge = bridge.clone();
+        Callback::from(move |(base_id, weights, samples): (String, Vec<u8>, Dataset)| {
+            bridge.send(WorkerInput::Finetune {
+                base_id,
+                weights,
+                images: samples.images,
+                labels: samples.labels,
+                data_url: absolute_url(DATA_DIR),
+            })
+        })
+    };
+
     TrainingController {
         start,
         command,
         retry,
         evaluate,
+        finetune,
     }
 }

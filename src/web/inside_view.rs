@@ -191,8 +191,8 @@ fn PictureCanvas(props: &PictureCanvasProps) -> Html {
     {
         let canvas_ref = canvas_ref.clone();
         use_effect_with(props.picture.clone(), move |picture| {
-            if let (Some(canvas), Some(p)) = (canvas_ref.cast::<HtmlCanvasElement>(), picture) {
-                paint(&canvas, p);
+            if let Some(canvas) = canvas_ref.cast::<HtmlCanvasElement>() {
+                paint(&canvas, picture.as_ref());
             }
         });
     }
@@ -206,10 +206,15 @@ fn PictureCanvas(props: &PictureCanvasProps) -> Html {
     }
 }
 
-fn paint(canvas: &HtmlCanvasElement, p: &Picture) {
+/// Puts the picture on the canvas, or clears it (nothing drawn: nothing to show).
+fn paint(canvas: &HtmlCanvasElement, p: Option<&Picture>) {
     let Some(ctx) =
         (canvas.get_context("2d").ok().flatten()).and_then(|c| c.dyn_into::<CanvasRenderingContext2d>().ok())
     else {
+        return;
+    };
+    let Some(p) = p else {
+        ctx.clear_rect(0.0, 0.0, canvas.width() as f64, canvas.height() as f64);
         return;
     };
     if let Ok(image) = ImageData::new_with_u8_clamped_array_and_sh(Clamped(&p.rgba), p.width as u32, p.height as u32) {

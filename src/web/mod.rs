@@ -17,6 +17,7 @@ pub mod draw_pad;
 pub mod env;
 pub mod error_banner;
 pub mod fetch;
+pub mod finetune_view;
 pub mod hooks;
 pub mod inside_view;
 pub mod model_panel;

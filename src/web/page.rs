@@ -23,6 +23,7 @@ use super::controller::use_training_controller;
 use super::draw_pad::{DrawPad, Drawing};
 use super::env::{query_string, worker_budget};
 use super::error_banner::ErrorBanner;
+use super::finetune_view::FinetuneView;
 use super::hooks::{
     load_pretrained, load_test_set, now_ms, use_digits_storage, use_model_storage, use_worker_crash_listener,
 };
@@ -85,10 +86,15 @@ pub fn Page(props: &PageProps) -> Html {
         let weights = (needed.as_deref())
             .and_then(|id| state.models.get(id))
             .map(|m| m.weights.clone());
-        let evaluate = controller.evaluate.clone();
+        let (evaluate, dispatch) = (controller.evaluate.clone(), dispatch.clone());
         use_effect_with(needed, move |needed| {
             if let (Some(id), Some(weights)) = (needed, weights) {
                 evaluate.emit((id.clone(), weights.to_vec()));
+                // The progress line shows at once, not after the first slice.
+                dispatch.dispatch(Action::ScoringRequested {
+                    id: id.clone(),
+                    total: MNIST_TEST_SIZE,
+                });
             }
         });
     }
@@ -136,6 +142,18 @@ pub fn Page(props: &PageProps) -> Html {
         result,
         now_ms: now_ms(),
     });
+
+    let on_finetune = {
+        let (state, dispatch, finetune) = (state.clone(), dispatch.clone(), controller.finetune.clone());
+        Callback::from(move |_| {
+            let now = now_ms();
+            let base = state.selected.as_deref().and_then(|id| state.models.get(id));
+            if let (None, Some(base)) = (state.finetune_blocker(), base) {
+                finetune.emit((base.entry.id.clone(), base.weights.to_vec(), state.my_digits.dataset()));
+            }
+            dispatch.dispatch(Action::FinetuneRequested { now_ms: now });
+        })
+    };
 
     let on_drawing = {
         let (predictor, dispatch) = (state.predictor.clone(), dispatch.clone());
@@ -217,7 +235,10 @@ pub fn Page(props: &PageProps) -> Html {
                     </section>
                     <MyDigitsPanel samples={s.my_digits.samples().to_vec()} score={s.digits_score.clone()}
                         on_delete={dispatch.to_callback().reform(Action::DeleteDigit)}
-                        on_clear={dispatch.to_callback().reform(|_| Action::ClearDigits)} {on_import} />
+                        on_clear={dispatch.to_callback().reform(|_| Action::ClearDigits)} {on_import}>
+                        <FinetuneView finetuning={s.finetuning.clone()} blocker={s.finetune_blocker()}
+                            base={s.selected_entry().map(|e| e.name.clone())} on_start={on_finetune} />
+                    </MyDigitsPanel>
                     <ModelPanel entries={entries(&s.models)} broken={s.models.broken().to_vec()}
                         selected={s.selected.clone()} {summary}
                         on_use={dispatch.to_callback().reform(Action::UseModel)}

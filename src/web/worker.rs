@@ -3,9 +3,10 @@
 //!
 //! Contract: between two units of work (a batch, a slice of an evaluation) the worker yields to
 //! its event loop, so messages from the page — Pause, Resume, Stop, a new Start — are handled
-//! after at most one batch (plus an evaluation). A training run goes first; a scoring job
-//! ([`WorkerInput::Evaluate`]) advances only while no run trains, and a new run or request
-//! replaces it. The decoded MNIST files are kept for later runs. When the page drops its bridge
+//! after at most one batch (plus an evaluation). A training run goes first; a fine-tuning
+//! ([`WorkerInput::Finetune`], refused while a run exists) and then a scoring job
+//! ([`WorkerInput::Evaluate`]) advance a step or a slice per turn while no run trains, and a new
+//! run replaces them. The decoded MNIST files are kept for later runs. When the page drops its bridge
 //! the input stream ends and the worker returns.
 
 use std::rc::Rc;
@@ -15,10 +16,11 @@ use yew_agent::prelude::*;
 use yew_agent::reactor::ReactorScope;
 
 use crate::app::protocol::{FailureKind, WorkerInput, WorkerOutput};
-use crate::app::settings::TrainSettings;
+use crate::app::settings::{TrainSettings, QUICK_EVAL_SIZE};
 use crate::checkpoint;
 use crate::data::{self, Dataset};
 use crate::evaluation::{evaluate_more, PartialEvaluation};
+use crate::finetune::{Finetune, FinetuneConfig};
 use crate::model::Vgg;
 
 use super::fetch::fetch_bytes;
@@ -44,6 +46,13 @@ struct ScoringJob {
     partial: PartialEvaluation,
 }
 
+/// A fine-tuning of the model `base_id`, a step per turn.
+struct FinetuneJob {
+    base_id: String,
+    tune: Finetune,
+    samples: usize,
+}
+
 /// What the worker holds between messages.
 #[derive(Default)]
 struct Worker {
@@ -51,6 +60,7 @@ struct Worker {
     test: Option<Rc<Dataset>>,
     run: Option<TrainingRun>,
     scoring: Option<ScoringJob>,
+    finetune: Option<FinetuneJob>,
 }
 
 impl Worker {
@@ -60,7 +70,7 @@ impl Worker {
 
     /// Work is waiting: the loop must not sleep until the next message.
     fn busy(&self) -> bool {
-        self.training() || (self.run.is_none() && self.scoring.is_some())
+        self.training() || (self.run.is_none() && (self.scoring.is_some() || self.finetune.is_some()))
     }
 }
 
@@ -111,6 +121,7 @@ impl Worker {
             } => {
                 self.run = None;
                 self.scoring = None;
+                self.finetune = None;
                 match self.start(&settings, &data_url, &worker_url, scope).await {
                     Ok(new_run) => {
                         let started = new_run.started_message(settings.train_size);
@@ -147,6 +158,28 @@ impl Worker {
                 },
                 None => vec![],
             },
+            WorkerInput::Finetune {
+                base_id,
+                weights,
+                images,
+                labels,
+                data_url,
+            } => {
+                if self.run.is_some() {
+                    return vec![WorkerOutput::FinetuneFailed {
+                        message: "a training run is using the worker: stop it first".into(),
+                    }];
+                }
+                let samples = Dataset { images, labels };
+                match self.finetune_job(base_id, &weights, &samples, &data_url, scope).await {
+                    Ok(job) => {
+                        let total = job.tune.total_steps();
+                        self.finetune = Some(job);
+                        vec![WorkerOutput::FinetuneProgress { step: 0, total }]
+                    }
+                    Err(message) => vec![WorkerOutput::FinetuneFailed { message }],
+                }
+            }
             WorkerInput::Evaluate { id, weights, data_url } => {
                 self.scoring = None;
                 match self.scoring_job(id.clone(), &weights, &data_url).await {
@@ -164,7 +197,7 @@ impl Worker {
     }
 
     /// One unit of work: a training step of the current run (and its end when it was the last),
-    /// or else a slice of the scoring job.
+    /// or else a fine-tuning step, or else a slice of the scoring job.
     async fn tick(&mut self) -> Vec<WorkerOutput> {
         if let Some(r) = &mut self.run {
             if r.paused {
@@ -184,7 +217,75 @@ impl Worker {
                 }
             };
         }
+        if self.finetune.is_some() {
+            return self.finetune_step();
+        }
         self.score_slice()
+    }
+
+    fn finetune_step(&mut self) -> Vec<WorkerOutput> {
+        let Some(job) = &mut self.finetune else {
+            return vec![];
+        };
+        if let Err(e) = job.tune.step() {
+            self.finetune = None;
+            return vec![WorkerOutput::FinetuneFailed { message: e.to_string() }];
+        }
+        let (step, total) = (job.tune.steps_done(), job.tune.total_steps());
+        if step < total {
+            return vec![WorkerOutput::FinetuneProgress { step, total }];
+        }
+        let Some(job) = self.finetune.take() else {
+            return vec![];
+        };
+        // Before → after on the first images of the test set: seconds, not the half minute all
+        // 10,000 take twice for the seed model; the tuned model's full matrix follows when the
+        // page asks for it.
+        let test = self.test.as_ref().map(|t| t.take(QUICK_EVAL_SIZE)).unwrap_or_default();
+        let result = job.tune.report(&test).map_err(|e| e.to_string()).and_then(|report| {
+            let weights = job.tune.checkpoint().map_err(|e| e.to_string())?;
+            Ok((report, weights))
+        });
+        match result {
+            Ok((report, weights)) => vec![WorkerOutput::Finetuned {
+                base_id: job.base_id,
+                report,
+                weights,
+                samples: job.samples,
+            }],
+            Err(message) => vec![WorkerOutput::FinetuneFailed { message }],
+        }
+    }
+
+    async fn finetune_job(
+        &mut self,
+        base_id: String,
+        weights: &[u8],
+        samples: &Dataset,
+        data_url: &str,
+        scope: &mut ReactorScope<WorkerInput, WorkerOutput>,
+    ) -> Result<FinetuneJob, String> {
+        let device = candle_core::Device::Cpu;
+        let base = checkpoint::from_bytes(weights, &device).map_err(|e| e.to_string())?;
+        // The recipe replays MNIST training images and reports on test images.
+        let _ = scope.send(WorkerOutput::FinetuneProgress { step: 0, total: 0 }).await;
+        if self.train.is_none() {
+            self.train = Some(Rc::new(
+                load_pair(data_url, data::TRAIN_IMAGES, data::TRAIN_LABELS, None).await?,
+            ));
+        }
+        if self.test.is_none() {
+            self.test = Some(Rc::new(
+                load_pair(data_url, data::TEST_IMAGES, data::TEST_LABELS, None).await?,
+            ));
+        }
+        let train = self.train.clone().ok_or("MNIST did not load")?;
+        let tune = Finetune::new(&base, samples, &train, &FinetuneConfig::default()).map_err(|e| e.to_string())?;
+        Ok(FinetuneJob {
+            base_id,
+            tune,
+            samples: samples.len(),
+        })
     }
 
     fn score_slice(&mut self) -> Vec<WorkerOutput> {

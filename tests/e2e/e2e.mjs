@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { assert, checker, serve } from './lib.mjs';
 
-const SUITES = ['basics', 'models', 'inside', 'failures', 'parallel', 'training', 'phone'];
+const SUITES = ['basics', 'models', 'inside', 'handwriting', 'failures', 'parallel', 'training', 'phone'];
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);

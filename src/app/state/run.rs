@@ -73,8 +73,11 @@ impl AppState {
         self.run_id = Some(self.models.new_id(ModelKind::Trained, now_ms));
         self.run_accuracy = None;
         self.follow_training = true;
-        // The worker drops a scoring job when a run starts.
+        // The worker drops a scoring job and a fine-tuning when a run starts.
         self.scoring = None;
+        if matches!(self.finetuning, super::Finetuning::Training { .. }) {
+            self.finetuning = super::Finetuning::Error("Stopped: a training run started.".into());
+        }
         if matches!(self.error.as_ref().map(|e| e.kind), Some(ErrorKind::Training(_))) {
             self.error = None;
         }
@@ -134,6 +137,16 @@ impl AppState {
                 self.scoring = None;
                 self.models.set_evaluation(&id, Rc::new(evaluation));
             }
+            WorkerOutput::FinetuneProgress { step, total } => {
+                self.finetuning = super::Finetuning::Training { step, total };
+            }
+            WorkerOutput::Finetuned {
+                base_id,
+                report,
+                weights,
+                samples,
+            } => self.finetuned(base_id, report, weights, samples),
+            WorkerOutput::FinetuneFailed { message } => self.finetuning = super::Finetuning::Error(message),
             WorkerOutput::Notice { message } => self.notice = Some(message),
             WorkerOutput::Paused => self.run = Some(RunState::Paused),
             WorkerOutput::Resumed => self.run = Some(RunState::Training),
@@ -142,6 +155,10 @@ impl AppState {
                 self.follow_training = false;
             }
             WorkerOutput::Failed { kind, message } => {
+                // A crashed or failed worker ends a fine-tuning too.
+                if matches!(self.finetuning, super::Finetuning::Training { .. }) {
+                    self.finetuning = super::Finetuning::Error(message.clone());
+                }
                 self.run = Some(RunState::Error);
                 self.follow_training = false;
                 self.scoring = None;

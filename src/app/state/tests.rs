@@ -273,6 +273,7 @@ fn an_import_adds_new_digits_and_a_bad_one_is_an_error() {
         images: vec![3; 2 * 784],
         labels: vec![3, 4],
     };
+    // (the same pixels with two labels: two samples)
     state.apply(Action::ImportedDigits {
         result: Ok(data.clone()),
         now_ms: 1.0,
@@ -290,4 +291,64 @@ fn an_import_adds_new_digits_and_a_bad_one_is_an_error() {
     assert_eq!(state.error.as_ref().map(|e| e.kind), Some(ErrorKind::Digits));
     state.apply(Action::ClearDigits);
     assert!(state.my_digits.is_empty());
+}
+
+#[test]
+fn finetuning_says_what_is_missing_and_files_the_tuned_model_as_a_new_entry() {
+    let mut state = with_pretrained();
+    assert!(!state.finetune_requested(1.0));
+    assert_eq!(state.finetuning.key(), "error");
+    let Finetuning::Error(why) = &state.finetuning else {
+        unreachable!()
+    };
+    assert!(why.contains("only 0 of your digits"), "{why}");
+    // Two of every digit: enough.
+    let data = crate::data::Dataset {
+        images: (0..20u8).flat_map(|i| vec![i; 784]).collect(),
+        labels: (0..20).map(|i| i % 10).collect(),
+    };
+    state.apply(Action::ImportedDigits {
+        result: Ok(data),
+        now_ms: 2.0,
+    });
+    state.apply(Action::StartRequested { now_ms: 3.0 });
+    assert!(!state.finetune_requested(4.0), "not while a run trains");
+    state.apply(Action::ResetTraining);
+    assert!(state.finetune_requested(5.0));
+    state.apply(Action::Worker(WorkerOutput::FinetuneProgress { step: 3, total: 40 }));
+    assert_eq!(state.finetuning, Finetuning::Training { step: 3, total: 40 });
+    let report = crate::finetune::FinetuneReport {
+        held_out: 10,
+        before: 0.4,
+        after: 0.8,
+        mnist_images: 1000,
+        mnist_before: 0.99,
+        mnist_after: 0.988,
+    };
+    state.apply(Action::Worker(WorkerOutput::Finetuned {
+        base_id: PRETRAINED_ID.into(),
+        report: report.clone(),
+        weights: weights(9).to_vec(),
+        samples: 20,
+    }));
+    assert_eq!(
+        ids(&state),
+        ["finetuned-5", PRETRAINED_ID],
+        "a new entry; the base stays"
+    );
+    assert_eq!(state.selected.as_deref(), Some("finetuned-5"));
+    let entry = state.selected_entry().unwrap();
+    assert_eq!(entry.kind, ModelKind::Finetuned);
+    assert_eq!(
+        entry.note.as_deref(),
+        Some("held-out digits 4 → 8 of 10; MNIST 99.0 → 98.8 % on 1,000")
+    );
+    assert_eq!(
+        state.finetuning,
+        Finetuning::Done {
+            model_id: "finetuned-5".into(),
+            report
+        }
+    );
+    assert_eq!(state.evaluation_needed(10_000).as_deref(), Some("finetuned-5"));
 }
