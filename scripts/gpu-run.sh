@@ -1,52 +1,183 @@
 #!/usr/bin/env bash
-# One GPU-machine session for the CUDA path (copy to .gpu/run.sh beside .gpu/vgg-mnist.xz, built by
-# `CUDA_COMPUTE_CAP=90 scripts/cuda-build-stubbed.sh` and xz-compressed): a short smoke run, then the seed recipe on the GPU,
-# cut to the epochs that fit if the GPU turns out slow. Ends within ~8 minutes.
-# Results are copied flat into $OUT (at most 8 files come back).
+# One GPU-machine session for the CUDA path, prepared here and run there in one go (the machine has
+# the NVIDIA driver and PyTorch's CUDA wheels but no Rust; docs/cuda.md says how to prepare it):
+#
+#   CUDA_COMPUTE_CAP=90 scripts/cuda-build-stubbed.sh && xz -T0 -c <binary> > .gpu/vgg-mnist.xz
+#   cp ../shared/bench/torch_reference.py .gpu/
+#   (device tool) carry .gpu, run: OUT=$OUT scripts/gpu-run.sh
+#
+# What it measures, in this order (about 8 minutes in all; each step has a timeout):
+#   1. the machine: GPU, driver, where the CUDA libraries are; `--device auto` picks the GPU;
+#   2. training throughput at batch 64 and 128, ours (`bench --device cuda`, after warm-up batches
+#      that absorb the PTX JIT) and PyTorch's (`torch_reference.py --device cuda`) on the same GPU,
+#      alternating, two pairs each, with evaluation throughput;
+#   3. the seed recipe (`train --device cuda --seed 42`), 12 epochs or as many as fit;
+#   4. profiles: Nsight Compute over a few of our training steps (kernel time by kernel), and
+#      PyTorch's profiler over a few of its own.
+# Everything it prints goes to $OUT/gpu-run.log too; JSON results and the recipe's metrics land in
+# $OUT. With DRY_RUN=1 (on a machine without a GPU, against stub libraries) it goes through every
+# step that needs no GPU and says which it skipped.
+set -uo pipefail
 cd "$(dirname "$0")/.."
 T0=$SECONDS
-left() { echo $((470 - (SECONDS - T0))); }
+BUDGET=${BUDGET:-480}
+left() { echo $((BUDGET - (SECONDS - T0))); }
+OUT=${OUT:-/tmp/gpu-out}
+mkdir -p "$OUT"
+exec > >(tee "$OUT/gpu-run.log") 2>&1
+say() { printf '\n== %s (t=%ss)\n' "$*" "$((SECONDS - T0))"; }
+
 B=./.gpu/vgg-mnist
 W=/tmp/gpu-run
-mkdir -p "$W" "$OUT"
-# The binary travels xz-compressed (54 MB stripped, mostly candle's PTX and fatbins; 64 MiB may travel).
-python3 -c "import lzma,shutil; shutil.copyfileobj(lzma.open('.gpu/vgg-mnist.xz'), open('$B','wb'))"
-chmod +x "$B"
-nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv
-# The CUDA 13 libraries of PyTorch's wheels; the carried libcudart.so.13 (toolkit 13.0) is the fallback.
+mkdir -p "$W"
+PY=${TORCH_PYTHON:-/opt/torch/.venv/bin/python}
+[ -x "$PY" ] || PY=$(command -v python3)
+TORCH_REF=./.gpu/torch_reference.py
+DATA=www/data
+
+say "binary"
+# The binary travels xz-compressed (54 MB stripped, mostly candle's PTX).
+if [ -f .gpu/vgg-mnist.xz ]; then
+  "$PY" -c "import lzma,shutil; shutil.copyfileobj(lzma.open('.gpu/vgg-mnist.xz'), open('$B','wb'))"
+fi
+chmod +x "$B" 2>/dev/null
+ls -la "$B" || { echo "no binary at $B"; exit 1; }
+
+say "machine"
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv || echo "nvidia-smi: not available (dry run?)"
+"$PY" -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'available', torch.cuda.is_available())" 2>&1 | tail -1
+# The CUDA libraries of PyTorch's wheels (cuBLAS, cuRAND, NVRTC, the runtime); libcuda comes with
+# the driver.
+site=$("$PY" -c "import site; print(site.getsitepackages()[0])" 2>/dev/null)
 dirs=()
 for l in libcublas.so.13 libcublasLt.so.13 libcurand.so.10 libnvrtc.so.13 libcudart.so.13; do
-  d=$(timeout 60 find /opt /usr/local /usr/lib -name "$l" 2>/dev/null | head -1 | xargs -r dirname)
+  d=$(find "$site/nvidia" /usr/local/cuda*/lib64 /usr/lib/x86_64-linux-gnu -name "$l" 2>/dev/null | head -1 | xargs -r dirname)
   echo "$l -> ${d:-NOT FOUND}"
   [ -n "$d" ] && dirs+=("$d")
 done
-dirs+=("$PWD/.gpu/lib")
-export LD_LIBRARY_PATH="$(printf '%s\n' "${dirs[@]}" | awk '!seen[$0]++' | paste -sd:)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+[ -d "$PWD/.gpu/lib" ] && dirs+=("$PWD/.gpu/lib")
+export LD_LIBRARY_PATH="$(printf '%s\n' "${dirs[@]}" | awk 'NF && !seen[$0]++' | paste -sd:)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
-ldd "$B" | grep -E "cu|nvrtc|not found"
+ldd "$B" | grep -E "cuda|cublas|curand|nvrtc|not found"
 
-echo "== --device auto picks (tiny run), t=$((SECONDS - T0))s"
-timeout 90 "$B" train --device auto --epochs 1 --limit-train 256 --limit-test 256 --out "$W/auto" --quiet 2>&1 | grep -E "device|rror"
-
-echo "== smoke: 2 epochs of 12800 images (the second without start-up costs), t=$((SECONDS - T0))s"
-timeout 150 "$B" train --device cuda --epochs 2 --limit-train 12800 --limit-test 10000 --out "$W/smoke" --quiet 2>&1 | tee "$OUT/smoke.log"
-cp "$W/smoke/metrics.json" "$OUT/smoke-metrics.json" 2>/dev/null
-
-# Epochs that fit: 15 (the recipe) unless the smoke's rates say they would overrun.
-epochs=$(python3 -c "
-import json
-try:
-    m = json.load(open('$W/smoke/metrics.json'))
-    per = 60000 / m['history'][-1]['train_images_per_second'] + 10000 / m['eval_images_per_second']
-except Exception:
-    per = 1e9
-print(max(0, min(15, int(($(left) - 25) / (1.1 * per)))))")
-echo "== full: seed 42, $epochs epochs ($(left)s left), t=$((SECONDS - T0))s"
-if [ "$epochs" -gt 0 ]; then
-  timeout $(( $(left) > 30 ? $(left) : 30 )) "$B" train --device cuda --seed 42 --epochs "$epochs" --out "$W/full" --quiet 2>&1 | tee "$OUT/full.log"
-  for f in metrics.json model.safetensors training_curves.png confusion_matrix.png; do cp "$W/full/$f" "$OUT/full-$f" 2>/dev/null; done
-  echo "== eval of the full model with --device auto, t=$((SECONDS - T0))s"
-  timeout 60 "$B" eval --model "$W/full/model.safetensors" --device auto 2>&1 | head -3
+say "--device auto picks the GPU (tiny run)"
+timeout 120 "$B" train --device auto --epochs 1 --limit-train 256 --limit-test 256 --out "$W/auto" --quiet 2>&1 | grep -E "device|rror" | head -3
+if ! timeout 60 "$B" bench --device cuda --batches 1 --warmup 0 --data-dir "$DATA" >/dev/null 2>"$W/probe.err"; then
+  echo "no usable GPU: $(head -1 "$W/probe.err")"
+  [ "${DRY_RUN:-0}" = 1 ] || exit 1
+  echo "DRY_RUN: the GPU steps below are skipped, the CPU ones and PyTorch's run where they can"
+  GPU=0
+else
+  GPU=1
 fi
-nvidia-smi --query-gpu=name,utilization.gpu,memory.used --format=csv
-echo "== done in $((SECONDS - T0))s"; ls -la "$OUT"
+
+say "throughput, ours vs PyTorch, same GPU, alternating (2 pairs per batch size)"
+for bs in 64 128; do
+  for pair in 1 2; do
+    if [ "$GPU" = 1 ]; then
+      timeout 120 "$B" bench --device cuda --widths 32 64 --batch-size "$bs" --batches 600 --warmup 40 \
+        --data-dir "$DATA" | tail -1 | tee -a "$OUT/bench-ours.jsonl"
+    fi
+    if [ -f "$TORCH_REF" ]; then
+      timeout 120 "$PY" "$TORCH_REF" --device "$([ "$GPU" = 1 ] && echo cuda || echo cpu)" --widths 32 64 \
+        --batch-size "$bs" --batches "$([ "$GPU" = 1 ] && echo 600 || echo 20)" --data-dir "$DATA" 2>&1 |
+        tail -1 | tee -a "$OUT/bench-torch.jsonl"
+    else
+      echo "no $TORCH_REF: copy ../shared/bench/torch_reference.py to .gpu/ before the run"
+    fi
+  done
+done
+"$PY" - "$OUT" <<'PY'
+import json, statistics, sys, os
+out = sys.argv[1]
+def load(name):
+    path = os.path.join(out, name)
+    return [json.loads(l) for l in open(path) if l.strip().startswith("{")] if os.path.exists(path) else []
+ours, torch = load("bench-ours.jsonl"), load("bench-torch.jsonl")
+for bs in (64, 128):
+    o = [r for r in ours if r.get("batch_size") == bs]
+    t = [r for r in torch if r.get("batch_size") == bs]
+    for key in ("train_images_per_second", "eval_images_per_second"):
+        if o and t:
+            mo, mt = statistics.median(r[key] for r in o), statistics.median(r[key] for r in t)
+            print(f"batch {bs} {key}: ours {mo:.0f} / pytorch {mt:.0f} = {mo / mt:.2f}x (medians of {len(o)} and {len(t)} runs)")
+PY
+
+say "the seed recipe on the GPU"
+if [ "$GPU" = 1 ]; then
+  epochs=$("$PY" - "$OUT" "$(left)" <<'PY'
+import json, sys, os
+out, left = sys.argv[1], float(sys.argv[2])
+rows = [json.loads(l) for l in open(os.path.join(out, "bench-ours.jsonl")) if l.strip().startswith("{")]
+rate = [r for r in rows if r["batch_size"] == 64] or rows
+# The recipe trains at batch 128 with augmentation (host-side work), so allow for half the bench rate.
+ips = max(min(r["train_images_per_second"] for r in rate) / 2, 1.0)
+ev = max(min(r["eval_images_per_second"] for r in rate) / 2, 1.0)
+per = 60000 / ips + 10000 / ev
+print(max(0, min(12, int((left - 100) / (1.15 * per)))))
+PY
+)
+  echo "epochs that fit: $epochs of 12 ($(left) s left)"
+  if [ "${epochs:-0}" -gt 0 ]; then
+    timeout $(( $(left) > 60 ? $(left) - 40 : 20 )) "$B" train --device cuda --seed 42 --epochs "$epochs" \
+      --data-dir "$DATA" --out "$W/recipe" --quiet 2>&1 | tail -25 | tee "$OUT/recipe.log"
+    for f in metrics.json training_curves.png confusion_matrix.png; do cp "$W/recipe/$f" "$OUT/recipe-$f" 2>/dev/null; done
+  fi
+else
+  echo "DRY_RUN: skipped (no GPU)"
+fi
+
+say "profiles"
+if [ "$GPU" = 1 ] && command -v ncu >/dev/null && [ "$(left)" -gt 60 ]; then
+  timeout 90 ncu --csv --print-summary per-kernel --launch-skip 200 --launch-count 300 \
+    "$B" bench --device cuda --batches 20 --warmup 10 --data-dir "$DATA" > "$W/ncu.csv" 2>"$W/ncu.err"
+  "$PY" - "$W/ncu.csv" <<'PY' | tee "$OUT/profile-ours.txt"
+import csv, sys, collections
+rows = list(csv.reader(l for l in open(sys.argv[1]) if l.startswith('"')))
+if not rows:
+    print("ncu gave no rows"); sys.exit()
+head, rows = rows[0], rows[1:]
+try:
+    k, m, v = head.index("Kernel Name"), head.index("Metric Name"), head.index("Average")
+    n = head.index("Invocations") if "Invocations" in head else None
+except ValueError:
+    print("ncu columns:", head[:12]); sys.exit()
+total = collections.Counter()
+for r in rows:
+    if r[m] == "Duration":
+        total[r[k][:90]] += float(r[v].replace(",", "")) * (float(r[n]) if n is not None else 1)
+s = sum(total.values()) or 1
+for name, t in total.most_common(15):
+    print(f"{100 * t / s:5.1f} %  {name}")
+PY
+else
+  echo "ncu: skipped (no GPU, no ncu, or no time left)"
+fi
+if [ "$GPU" = 1 ] && [ "$(left)" -gt 30 ]; then
+  timeout 60 "$PY" - "$DATA" <<'PY' | tee "$OUT/profile-torch.txt"
+import gzip, os, sys, torch, torch.nn as nn, torch.nn.functional as F
+from torch.profiler import profile, ProfilerActivity
+d = sys.argv[1]
+raw = gzip.open(os.path.join(d, "train-images-idx3-ubyte.gz")).read()[16:16 + 64 * 784 * 20]
+x = torch.frombuffer(bytearray(raw), dtype=torch.uint8).view(-1, 1, 28, 28).float().div(255).cuda()
+y = torch.randint(0, 10, (x.shape[0],), device="cuda")
+net = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                    nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                    nn.Flatten(), nn.Linear(64 * 49, 10)).cuda()
+opt = torch.optim.AdamW(net.parameters(), 1e-3, weight_decay=0)
+def step(i):
+    xb, yb = x[i * 64:(i + 1) * 64], y[i * 64:(i + 1) * 64]
+    opt.zero_grad(); F.cross_entropy(net(xb), yb).backward(); opt.step()
+for i in range(10): step(i)
+torch.cuda.synchronize()
+with profile(activities=[ProfilerActivity.CUDA, ProfilerActivity.CPU]) as p:
+    for i in range(10, 20): step(i)
+    torch.cuda.synchronize()
+print(p.key_averages().table(sort_by="cuda_time_total", row_limit=15))
+PY
+else
+  echo "PyTorch profiler: skipped"
+fi
+nvidia-smi --query-gpu=name,utilization.gpu,memory.used --format=csv 2>/dev/null
+say "done"
+ls -la "$OUT"

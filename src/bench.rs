@@ -40,10 +40,43 @@ impl Default for BenchConfig {
     }
 }
 
+impl BenchConfig {
+    /// The model and training settings measured, checked as `train` checks its own.
+    fn configs(&self) -> Result<(ModelConfig, TrainConfig), TrainError> {
+        if self.batches == 0 {
+            return Err(TrainError::Invalid("--batches must be at least 1".into()));
+        }
+        let model = ModelConfig {
+            widths: self.widths,
+            ..ModelConfig::default()
+        };
+        model.validate().map_err(TrainError::Invalid)?;
+        let train = TrainConfig {
+            // One epoch here; `run_bench` sets as many as the steps need.
+            epochs: 1,
+            batch_size: self.batch_size,
+            lr: 1e-3,
+            weight_decay: 0.0,
+            seed: self.seed,
+            augment: None,
+            ..TrainConfig::default()
+        };
+        train.validate(&model)?;
+        Ok((model, train))
+    }
+
+    /// Fails, naming the setting, unless these numbers make a run (before any data is read).
+    pub fn validate(&self) -> Result<(), TrainError> {
+        self.configs().map(|_| ())
+    }
+}
+
 /// The measurement; field names match the reference script's JSON.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BenchResult {
     pub framework: String,
+    /// `cpu` or `cuda`.
+    pub device: String,
     pub threads: usize,
     pub widths: [usize; 2],
     pub batch_size: usize,
@@ -54,44 +87,38 @@ pub struct BenchResult {
     pub final_loss: f32,
 }
 
-/// Trains `config.batches` timed steps on `data.train`, then evaluates on `data.test`.
+/// Trains `config.batches` timed steps on `data.train` on `device`, then evaluates on
+/// `data.test`. On a GPU, whose work is queued, each clock reading waits for the device first.
 ///
 /// # Errors
 /// If the config cannot train (zero sizes, empty data) or training diverges.
-pub fn run_bench(config: &BenchConfig, data: &Mnist) -> Result<BenchResult, TrainError> {
-    let model = ModelConfig {
-        widths: config.widths,
-        ..ModelConfig::default()
-    };
+pub fn run_bench(config: &BenchConfig, data: &Mnist, device: &Device) -> Result<BenchResult, TrainError> {
+    let (model, mut train) = config.configs()?;
     let steps = config.warmup + config.batches;
     // Enough epochs that the schedule covers every step we run.
     let per_epoch = data.train.len().div_ceil(config.batch_size.max(1)).max(1);
-    let train = TrainConfig {
-        epochs: steps.div_ceil(per_epoch).max(1),
-        batch_size: config.batch_size,
-        lr: 1e-3,
-        weight_decay: 0.0,
-        seed: config.seed,
-        augment: None,
-        ..TrainConfig::default()
-    };
-    let mut trainer = Trainer::new(&model, train, data.train.clone(), &Device::Cpu)?;
+    train.epochs = steps.div_ceil(per_epoch).max(1);
+    let mut trainer = Trainer::new(&model, train, data.train.clone(), device)?;
     for _ in 0..config.warmup {
         trainer.step()?;
     }
     let (mut seen, mut final_loss) = (0, f32::NAN);
+    device.synchronize()?;
     let start = Instant::now();
     for _ in 0..config.batches {
         let stats = trainer.step()?;
         seen += stats.batch_size;
         final_loss = stats.loss;
     }
+    device.synchronize()?;
     let train_s = start.elapsed().as_secs_f64();
     let start = Instant::now();
     let eval = trainer.evaluate(&data.test)?;
+    device.synchronize()?;
     let eval_s = start.elapsed().as_secs_f64();
     Ok(BenchResult {
         framework: format!("vgg-mnist {} (candle)", env!("CARGO_PKG_VERSION")),
+        device: if device.is_cuda() { "cuda" } else { "cpu" }.into(),
         threads: rayon::current_num_threads(),
         widths: config.widths,
         batch_size: config.batch_size,

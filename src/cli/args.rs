@@ -142,6 +142,13 @@ pub struct BenchArgs {
     /// Timed training batches.
     #[arg(long, default_value_t = 200)]
     pub batches: usize,
+    /// Untimed batches first (one-off costs: allocation, thread start-up; on a GPU the PTX JIT
+    /// and cuBLAS's first calls, so use a few dozen there).
+    #[arg(long, default_value_t = 3)]
+    pub warmup: usize,
+    /// Where to train: the same choice as `train --device` (on CUDA each timing waits for the GPU).
+    #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
+    pub device: DeviceArg,
     #[arg(long, default_value = "www/data")]
     pub data_dir: PathBuf,
 }

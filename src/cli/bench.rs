@@ -6,7 +6,7 @@ use anyhow::Result;
 use vgg_mnist::bench::{run_bench, BenchConfig};
 
 use super::args::BenchArgs;
-use super::{files, stdout};
+use super::{device, files, stdout};
 
 pub fn run(args: BenchArgs) -> Result<()> {
     let [w1, w2] = args.widths[..] else {
@@ -15,14 +15,18 @@ pub fn run(args: BenchArgs) -> Result<()> {
             args.widths
         );
     };
-    let data = files::load_mnist(&args.data_dir)?;
     let config = BenchConfig {
         widths: [w1, w2],
         batch_size: args.batch_size,
         batches: args.batches,
+        warmup: args.warmup,
         ..BenchConfig::default()
     };
-    let result = run_bench(&config, &data)?;
+    // Every flag is checked before the data is read.
+    config.validate()?;
+    let device = device::select(args.device)?;
+    let data = files::load_mnist(&args.data_dir)?;
+    let result = run_bench(&config, &data, &device)?;
     stdout::line(serde_json::to_string(&result)?)?;
     Ok(())
 }
