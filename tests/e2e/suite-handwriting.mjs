@@ -107,6 +107,7 @@ export async function run({ page, base, shots, check }) {
     // Its score on My digits (all 30, including the 20 it was tuned on) is shown for the new model.
     await page.waitForFunction((x) => document.querySelector('[data-testid="my-digits"]')?.getAttribute('data-accuracy') !== x, before, { timeout: 10000 });
     await page.screenshot({ path: path.join(shots, 'handwriting.png'), fullPage: true });
+    await page.locator('.my-digits-card').screenshot({ path: path.join(shots, 'my-digits.png') });
   });
 
   await check('after a reload My digits and the tuned model are still there; the download uploads back', async () => {
