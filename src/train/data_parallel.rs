@@ -8,9 +8,6 @@
 //! to float rounding (the sum over images is split); the forward pass and the divergence check
 //! are `step`'s own.
 
-use candle_core::backprop::GradStore;
-use candle_core::Tensor;
-use candle_nn::Optimizer;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -167,15 +164,7 @@ impl Trainer {
                 mean.len()
             )));
         }
-        let mut grads = GradStore::default();
-        let mut rest = mean;
-        for p in &self.params {
-            let (mine, after) = rest.split_at(p.elem_count());
-            rest = after;
-            grads.insert(p.as_tensor(), Tensor::from_slice(mine, p.shape(), &self.device)?);
-        }
-        self.opt.set_learning_rate(lr);
-        self.opt.step(&grads)?;
+        self.opt.step_flat(&self.params, lr, mean)?;
         self.step += 1;
         Ok(())
     }

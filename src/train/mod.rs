@@ -15,12 +15,13 @@
 //! computes [`Trainer::gradients`] of its slice, and [`Trainer::apply`] updates with their sum;
 //! replicas that only follow call [`Trainer::apply_update`] with the same mean gradient.
 
+mod adamw;
 mod data_parallel;
 mod last_good;
 mod limits;
 
 use candle_core::{DType, Device, Module, Tensor, Var};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use candle_nn::{ParamsAdamW, VarBuilder, VarMap};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -105,7 +106,7 @@ pub struct Trainer {
     varmap: VarMap,
     /// The variables in `param_specs` order: the layout of flat gradients.
     params: Vec<Var>,
-    opt: AdamW,
+    opt: adamw::AdamW,
     schedule: OneCycle,
     batches: Batches,
     augment_rng: ChaCha8Rng,
@@ -143,12 +144,6 @@ impl Trainer {
         }
         config.validate(model_config)?;
         let model = Vgg::new(model_config, VarBuilder::from_varmap(&varmap, DType::F32, device))?;
-        let params = ParamsAdamW {
-            lr: config.lr,
-            weight_decay: config.weight_decay,
-            ..Default::default()
-        };
-        let opt = AdamW::new(varmap.all_vars(), params)?;
         let params = {
             let data = varmap.data().lock().expect("VarMap lock");
             let get = |name: &str| data.get(name).cloned();
@@ -156,6 +151,12 @@ impl Trainer {
                 .map(|p| get(&p.name).ok_or_else(|| TrainError::Invalid(format!("missing parameter {}", p.name))))
                 .collect::<Result<Vec<_>, _>>()?
         };
+        let adam = ParamsAdamW {
+            lr: config.lr,
+            weight_decay: config.weight_decay,
+            ..Default::default()
+        };
+        let opt = adamw::AdamW::new(&params, adam, device)?;
         let batches = Batches::new(data.len(), config.batch_size, config.seed);
         let total_steps = limits::total_steps(batches.per_epoch(), config.epochs)?;
         let schedule = OneCycle::new(config.lr, total_steps, config.warmup_fraction);
@@ -178,7 +179,6 @@ impl Trainer {
     /// Runs one batch: forward, cross-entropy, backward, AdamW update.
     pub fn step(&mut self) -> Result<StepStats, TrainError> {
         let lr = self.schedule.lr(self.step);
-        self.opt.set_learning_rate(lr);
         let epoch = self.batches.epoch_of_next();
         let indices = self.batches.next_batch().to_vec();
         let pass = self.forward(&indices)?;
@@ -186,7 +186,8 @@ impl Trainer {
         let loss_value = loss.to_scalar::<f32>()?;
         self.check_finite(loss_value, lr)?;
         self.keep_as_last_good(epoch)?;
-        self.opt.backward_step(&loss)?;
+        let grads = loss.backward()?;
+        self.opt.step(&self.params, lr, &grads)?;
         let stats = StepStats {
             step: self.step,
             epoch,
