@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::Mnist;
 use crate::model::ModelConfig;
-use crate::train::{TrainConfig, TrainError, Trainer};
+use crate::train::{TrainConfig, TrainError, Trainer, MAX_EPOCHS};
 
 /// What to measure. The default matches the reference script's defaults.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,6 +45,17 @@ impl BenchConfig {
     fn configs(&self) -> Result<(ModelConfig, TrainConfig), TrainError> {
         if self.batches == 0 {
             return Err(TrainError::Invalid("--batches must be at least 1".into()));
+        }
+        // Every step is one epoch at most, so this bound holds whatever the training set's size.
+        if self
+            .warmup
+            .checked_add(self.batches)
+            .is_none_or(|steps| steps > MAX_EPOCHS)
+        {
+            return Err(TrainError::Invalid(format!(
+                "--warmup {} and --batches {} make more than {MAX_EPOCHS} steps",
+                self.warmup, self.batches
+            )));
         }
         let model = ModelConfig {
             widths: self.widths,

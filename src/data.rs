@@ -13,7 +13,9 @@
 mod idx;
 mod write;
 
-pub use self::idx::{parse_images, parse_labels, IdxError, MAX_IDX_BYTES, MAX_IDX_IMAGES};
+pub use self::idx::{
+    parse_images, parse_images_at_most, parse_labels, parse_labels_at_most, IdxError, MAX_IDX_BYTES, MAX_IDX_IMAGES,
+};
 pub use self::write::to_idx_gz;
 
 /// Side length of an MNIST image.
@@ -62,8 +64,21 @@ pub struct Dataset {
 impl Dataset {
     /// Parses a pair of IDX files and checks that they describe the same number of images.
     pub fn from_idx(images_name: &str, images: &[u8], labels_name: &str, labels: &[u8]) -> Result<Self, IdxError> {
-        let images_v = parse_images(images_name, images)?;
-        let labels_v = parse_labels(labels_name, labels)?;
+        Self::from_idx_at_most(images_name, images, labels_name, labels, MAX_IDX_IMAGES)
+    }
+
+    /// [`Dataset::from_idx`] for a caller that keeps at most `max` images: a header announcing
+    /// more is refused before anything is decompressed (a small gzip file can announce, and
+    /// hold, 784 MB).
+    pub fn from_idx_at_most(
+        images_name: &str,
+        images: &[u8],
+        labels_name: &str,
+        labels: &[u8],
+        max: usize,
+    ) -> Result<Self, IdxError> {
+        let images_v = parse_images_at_most(images_name, images, max)?;
+        let labels_v = parse_labels_at_most(labels_name, labels, max)?;
         let n_images = images_v.len() / IMAGE_PIXELS;
         if n_images != labels_v.len() {
             return Err(IdxError::CountMismatch {

@@ -82,7 +82,8 @@ pub struct Explanation {
     pub probabilities: Vec<f32>,
     /// The digit whose logit the saliency explains (by default the predicted one).
     pub target: usize,
-    /// Length of the flattened features the head reads (`w2 * 7 * 7`).
+    /// Length of the flattened features after the conv blocks (`w2 * 7 * 7`): what the head reads
+    /// (or the hidden layer, when the model has one).
     pub head_inputs: usize,
 }
 
@@ -113,8 +114,9 @@ impl Vgg {
         if let Some(t) = target.filter(|&t| t >= NUM_CLASSES) {
             bail!("explain: target {t} is not a digit 0-9")
         }
-        // The input is a variable so that the gradient reaches it; the weights are detached so
-        // that no gradient is kept for them.
+        // The input is a variable so that the gradient reaches it; the convs' weights are
+        // detached (no gradient kept for them); the head's small ones are not, and their
+        // gradients are dropped with the rest.
         let input = Var::from_tensor(&xs.detach())?;
         let mut h = input.as_tensor().clone();
         let mut layers = Vec::new();

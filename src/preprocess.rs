@@ -41,7 +41,11 @@ pub enum PreprocessError {
 pub type Digit = [f32; IMAGE_PIXELS];
 
 fn check_len(width: usize, height: usize, per_pixel: usize, found: usize) -> Result<(), PreprocessError> {
-    let expected = width * height * per_pixel;
+    // Checked: the dimensions come from the caller (an image header, a canvas), not from `found`.
+    let expected = width
+        .checked_mul(height)
+        .and_then(|n| n.checked_mul(per_pixel))
+        .unwrap_or(usize::MAX);
     if expected == 0 || found != expected {
         return Err(PreprocessError::BadSize {
             width,

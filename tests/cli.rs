@@ -269,12 +269,48 @@ fn explain_reports_bad_input_in_one_line() {
         &cli(&["explain", "--model", &digit, &digit]),
         "not a valid safetensors file",
     );
-    let out = dir.path().join("no-such-dir/explain.png");
+    // The image's header is read, within the same limits as `predict`, before any decoding.
+    let huge = huge_png_header(dir.path());
     assert_user_error(
-        &cli(&["explain", "--model", &model, &digit, "--out", out.to_str().unwrap()]),
-        "no-such-dir",
+        &cli(&["explain", "--model", &model, huge.to_str().unwrap()]),
+        "larger than accepted",
     );
-    assert!(!dir.path().join("explain.png").exists());
+    // The output never replaces the image or the model, and a directory is not a file name.
+    let digit_before = fs::read(&digit).unwrap();
+    assert_user_error(
+        &cli(&["explain", "--model", &model, &digit, "--out", &digit]),
+        "would overwrite",
+    );
+    assert_user_error(
+        &cli(&["explain", "--model", &model, &digit, "--out", &model]),
+        "would overwrite",
+    );
+    assert_eq!(fs::read(&digit).unwrap(), digit_before);
+    assert_user_error(
+        &cli(&[
+            "explain",
+            "--model",
+            &model,
+            &digit,
+            "--out",
+            dir.path().to_str().unwrap(),
+        ]),
+        "is a directory",
+    );
+    // A PNG under a JPEG name is read by its content, and a missing output directory is made.
+    let disguised = dir.path().join("digit.jpg");
+    fs::copy(&digit, &disguised).unwrap();
+    let out = dir.path().join("new-dir/explain.png");
+    let o = cli(&[
+        "explain",
+        "--model",
+        &model,
+        disguised.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert!(out.exists());
 }
 
 /// `per_digit` MNIST test images of each digit as a My-digits pair in `dir`; returns `dir`.
@@ -691,6 +727,22 @@ fn digit_png() -> image::GrayImage {
 
 /// Each image gets its own line while the others go on; the format comes from the content; the
 /// exit code says whether any failed.
+/// A PNG header declaring 20,000 x 20,000 pixels (and no pixel data): refused before decoding.
+fn huge_png_header(dir: &Path) -> std::path::PathBuf {
+    let mut huge = b"\x89PNG\r\n\x1a\n".to_vec();
+    let ihdr = [&20_000u32.to_be_bytes()[..], &20_000u32.to_be_bytes(), &[8, 6, 0, 0, 0]].concat();
+    huge.extend((ihdr.len() as u32).to_be_bytes());
+    let mut crc = flate2::Crc::new();
+    crc.update(b"IHDR");
+    crc.update(&ihdr);
+    huge.extend(b"IHDR");
+    huge.extend(&ihdr);
+    huge.extend(crc.sum().to_be_bytes());
+    let path = dir.join("huge.png");
+    fs::write(&path, huge).unwrap();
+    path
+}
+
 #[test]
 fn predict_reports_each_file_and_goes_on() {
     let dir = tempfile::tempdir().unwrap();
@@ -701,18 +753,7 @@ fn predict_reports_each_file_and_goes_on() {
         .unwrap();
     let text = dir.path().join("notes.png");
     fs::write(&text, "not an image").unwrap();
-    // 20,000 x 20,000 pixels declared in a PNG header: refused before decoding.
-    let mut huge = b"\x89PNG\r\n\x1a\n".to_vec();
-    let ihdr = [&20_000u32.to_be_bytes()[..], &20_000u32.to_be_bytes(), &[8, 6, 0, 0, 0]].concat();
-    huge.extend((ihdr.len() as u32).to_be_bytes());
-    let mut crc = flate2::Crc::new();
-    crc.update(b"IHDR");
-    crc.update(&ihdr);
-    huge.extend(b"IHDR");
-    huge.extend(&ihdr);
-    huge.extend(crc.sum().to_be_bytes());
-    let huge_path = dir.path().join("huge.png");
-    fs::write(&huge_path, huge).unwrap();
+    let huge_path = huge_png_header(dir.path());
 
     let paths = [&disguised, &text, &huge_path, &disguised];
     let args: Vec<&str> = ["predict", "--model", &model]

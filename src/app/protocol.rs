@@ -95,6 +95,12 @@ pub enum WorkerOutput {
         id: String,
         evaluation: Evaluation,
     },
+    /// Scoring the model `id` failed (the test set could not be fetched, the weights were
+    /// refused): the job is over and the message says why.
+    ScoringFailed {
+        id: String,
+        message: String,
+    },
     /// Fine-tuning has run `step` of `total` steps (0 while MNIST loads for the replay).
     FinetuneProgress {
         step: usize,

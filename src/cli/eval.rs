@@ -10,14 +10,9 @@ use super::{device, files, stdout, validate};
 pub fn run(args: EvalArgs) -> Result<()> {
     let limit = validate::limit("--limit-test", args.limit_test)?;
     // Where the evaluation goes is checked before the work, like every output.
-    let save = (args.save_evaluation.as_ref()).map(|path| {
-        let dir = path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(std::path::Path::new("."));
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("evaluation.json");
-        (dir.to_path_buf(), name.to_string())
-    });
+    let save = (args.save_evaluation.as_ref())
+        .map(|path| files::output_path(path, "--save-evaluation", &[&args.model]))
+        .transpose()?;
     if let Some((dir, _)) = &save {
         files::check_writable(dir)?;
     }

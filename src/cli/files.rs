@@ -7,8 +7,8 @@
 //! so an existing file is either kept whole or replaced whole (a full disk or a crash loses
 //! neither the old file nor leaves a partial new one).
 
-use std::io::Write;
-use std::path::Path;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use candle_core::Device;
@@ -18,18 +18,60 @@ use vgg_mnist::data::{
     TRAIN_LABELS,
 };
 
-/// Reads `path` unless it is larger than `max` bytes (`what` names it in errors).
+/// Reads `path` unless it is larger than `max` bytes (`what` names it in errors). The size is
+/// checked from the metadata first, then again while reading (a pipe, `/dev/zero` or a growing file
+/// reports no size that holds), so at most `max + 1` bytes are ever read.
 pub fn read_capped(path: &Path, max: usize, what: &str) -> Result<Vec<u8>> {
-    let size = std::fs::metadata(path)
-        .with_context(|| format!("reading {what} {}", path.display()))?
-        .len();
-    if size > max as u64 {
-        bail!(
+    let context = || format!("reading {what} {}", path.display());
+    let file = std::fs::File::open(path).with_context(context)?;
+    let size = file.metadata().with_context(context)?.len();
+    let too_large = |size: u64| {
+        anyhow::anyhow!(
             "{what} {} is {size} bytes, more than the {max} accepted",
             path.display()
+        )
+    };
+    if size > max as u64 {
+        return Err(too_large(size));
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    file.take(max as u64 + 1)
+        .read_to_end(&mut bytes)
+        .with_context(context)?;
+    if bytes.len() > max {
+        bail!("{what} {} is more than the {max} bytes accepted", path.display());
+    }
+    Ok(bytes)
+}
+
+/// Splits an output file's path into its directory and name (an empty parent is `.`), refusing a
+/// path with no usable file name and one that names any of `inputs` (which it would overwrite).
+pub fn output_path(path: &Path, flag: &str, inputs: &[&Path]) -> Result<(PathBuf, String)> {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        bail!("{flag} {} does not end in a file name", path.display());
+    };
+    if path.is_dir() {
+        bail!("{flag} {} is a directory; give a file name", path.display());
+    }
+    if let Some(input) = inputs.iter().find(|input| same_file(path, input)) {
+        bail!(
+            "{flag} {} would overwrite {}; pass another path",
+            path.display(),
+            input.display()
         );
     }
-    std::fs::read(path).with_context(|| format!("reading {what} {}", path.display()))
+    let dir = (path.parent())
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    Ok((dir.to_path_buf(), name.to_string()))
+}
+
+/// Whether `a` and `b` name one existing file.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
 
 fn check_data_dir(dir: &Path) -> Result<()> {
@@ -107,12 +149,24 @@ pub fn check_writable(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+fn temp_builder() -> tempfile::Builder<'static, 'static> {
+    let mut builder = tempfile::Builder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    builder
+}
+
 /// Writes `bytes` to `dir/name` atomically: into a temporary file in `dir`, flushed to disk,
 /// then renamed over `name`.
 pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
     let path = dir.join(name);
     let context = || format!("writing {}", path.display());
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(context)?;
+    // Why the permissions: tempfile creates 0600 files; outputs get the usual 0666 less the umask,
+    // as a plain `fs::write` would give them.
+    let mut tmp = temp_builder().tempfile_in(dir).with_context(context)?;
     tmp.write_all(bytes).with_context(context)?;
     // Why sync: a rename that reaches the disk before the data would leave an empty file after
     // a crash, in place of the old one.
@@ -124,6 +178,43 @@ pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn capped_reads_stop_at_the_cap_whatever_the_file_claims() {
+        // /dev/zero reports a size of 0 and never ends.
+        let err = read_capped(Path::new("/dev/zero"), 1000, "model").unwrap_err();
+        assert!(format!("{err}").contains("more than the 1000 bytes"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.bin");
+        std::fs::write(&path, [7u8; 1000]).unwrap();
+        assert_eq!(read_capped(&path, 1000, "model").unwrap().len(), 1000);
+        assert!(read_capped(&path, 999, "model").is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn atomic_writes_get_the_permissions_of_a_plain_write() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("plain"), b"x").unwrap();
+        write_atomic(dir.path(), "atomic", b"x").unwrap();
+        let mode = |name: &str| std::fs::metadata(dir.path().join(name)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode("atomic"), mode("plain"));
+    }
+
+    #[test]
+    fn output_paths_never_name_an_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("model.safetensors");
+        std::fs::write(&input, b"x").unwrap();
+        let same = dir.path().join(".").join("model.safetensors");
+        let err = output_path(&same, "--out", &[&input]).unwrap_err();
+        assert!(format!("{err}").contains("would overwrite"), "{err}");
+        assert!(output_path(dir.path(), "--out", &[]).is_err());
+        assert!(output_path(Path::new(".."), "--out", &[]).is_err());
+        let (d, name) = output_path(Path::new("e.json"), "--out", &[&input]).unwrap();
+        assert_eq!((d, name.as_str()), (PathBuf::from("."), "e.json"));
+    }
 
     #[test]
     fn atomic_writes_replace_whole_files_and_leave_no_temporaries() {

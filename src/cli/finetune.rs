@@ -2,8 +2,6 @@
 //! ([`vgg_mnist::finetune`]): reads a model and a My-digits pair, tunes, prints before → after on
 //! the held-out samples and the MNIST test set, and writes the tuned model as a new file.
 
-use std::path::Path;
-
 use anyhow::{bail, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
@@ -23,13 +21,6 @@ struct FinetuneRecord<'a> {
 }
 
 /// Whether `a` and `b` name the same existing file.
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
-}
-
 pub fn run(args: FinetuneArgs) -> Result<()> {
     let config = FinetuneConfig {
         lr: args.lr,
@@ -41,7 +32,7 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
     };
     config.validate()?;
     let out_model = args.out.join("model.safetensors");
-    if same_file(&out_model, &args.model) {
+    if files::same_file(&out_model, &args.model) {
         bail!(
             "--out {} would overwrite --model {}; the model you start from is kept, so pass another --out",
             args.out.display(),

@@ -53,7 +53,13 @@ pub enum IdxError {
 
 /// Parses an IDX3 image file (gzip or raw). Returns the pixels of all images, row-major.
 pub fn parse_images(file: &str, bytes: &[u8]) -> Result<Vec<u8>, IdxError> {
-    read_idx(file, bytes, IMAGES_MAGIC, 4, |h| {
+    parse_images_at_most(file, bytes, MAX_IDX_IMAGES)
+}
+
+/// [`parse_images`] for a caller that keeps at most `max` images (e.g. My digits): a header that
+/// announces more is refused before anything is decompressed.
+pub fn parse_images_at_most(file: &str, bytes: &[u8], max: usize) -> Result<Vec<u8>, IdxError> {
+    read_idx(file, bytes, IMAGES_MAGIC, 4, max.min(MAX_IDX_IMAGES), |h| {
         let (rows, cols) = (h[2], h[3]);
         if rows as usize != IMAGE_SIDE || cols as usize != IMAGE_SIDE {
             return Err(IdxError::BadDimensions {
@@ -68,7 +74,12 @@ pub fn parse_images(file: &str, bytes: &[u8]) -> Result<Vec<u8>, IdxError> {
 
 /// Parses an IDX1 label file (gzip or raw) and checks every label is a digit.
 pub fn parse_labels(file: &str, bytes: &[u8]) -> Result<Vec<u8>, IdxError> {
-    let labels = read_idx(file, bytes, LABELS_MAGIC, 2, |_| Ok(1))?;
+    parse_labels_at_most(file, bytes, MAX_IDX_IMAGES)
+}
+
+/// [`parse_labels`] with at most `max` labels (see [`parse_images_at_most`]).
+pub fn parse_labels_at_most(file: &str, bytes: &[u8], max: usize) -> Result<Vec<u8>, IdxError> {
+    let labels = read_idx(file, bytes, LABELS_MAGIC, 2, max.min(MAX_IDX_IMAGES), |_| Ok(1))?;
     if let Some((index, &label)) = labels.iter().enumerate().find(|(_, &l)| l as usize >= NUM_CLASSES) {
         return Err(IdxError::BadLabel {
             file: file.to_string(),
@@ -87,6 +98,7 @@ fn read_idx(
     bytes: &[u8],
     magic: u32,
     words: usize,
+    max_items: usize,
     item_bytes: impl FnOnce(&[u32]) -> Result<usize, IdxError>,
 ) -> Result<Vec<u8>, IdxError> {
     // Raw bytes are read through the same `Read` as a gzip stream, so both take one path.
@@ -119,11 +131,11 @@ fn read_idx(
     }
     let h: Vec<u32> = (0..words).map(word).collect();
     let count = h[1];
-    if count as usize > MAX_IDX_IMAGES {
+    if count as usize > max_items {
         return Err(IdxError::TooManyItems {
             file: file.to_string(),
             count,
-            max: MAX_IDX_IMAGES,
+            max: max_items,
         });
     }
     // At most 1e6 * 784 bytes: fits a 32-bit usize too.
@@ -206,6 +218,18 @@ mod tests {
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         e.write_all(bytes).unwrap();
         e.finish().unwrap()
+    }
+
+    #[test]
+    fn a_caller_that_keeps_few_images_refuses_more_from_the_header() {
+        let imgs = gzip(&idx_images(3, 28, 28));
+        let labs = gzip(&idx_labels(&[1, 2, 3]));
+        assert_eq!(Dataset::from_idx_at_most("i", &imgs, "l", &labs, 3).unwrap().len(), 3);
+        let err = Dataset::from_idx_at_most("i", &imgs, "l", &labs, 2).unwrap_err();
+        assert!(matches!(err, IdxError::TooManyItems { count: 3, max: 2, .. }), "{err}");
+        // The labels alone are held to the same count.
+        let err = parse_labels_at_most("l", &labs, 2).unwrap_err();
+        assert!(matches!(err, IdxError::TooManyItems { count: 3, max: 2, .. }), "{err}");
     }
 
     #[test]

@@ -3,13 +3,17 @@
 
 use std::io::Write;
 
-use super::idx::{IMAGES_MAGIC, LABELS_MAGIC};
+use super::idx::{IMAGES_MAGIC, LABELS_MAGIC, MAX_IDX_IMAGES};
 use super::{Dataset, DatasetError, IMAGE_SIDE};
 
 /// `data` as a pair of gzip-compressed IDX files (images, labels) with the header layout of
 /// `www/data/`, which [`Dataset::from_idx`] reads back unchanged.
 pub fn to_idx_gz(data: &Dataset) -> Result<(Vec<u8>, Vec<u8>), DatasetError> {
     data.check()?;
+    // More than the parser accepts would not read back.
+    if data.len() > MAX_IDX_IMAGES {
+        return Err(DatasetError::TooMany(data.len()));
+    }
     let n = u32::try_from(data.len()).map_err(|_| DatasetError::TooMany(data.len()))?;
     let side = IMAGE_SIDE as u32;
     let images = [

@@ -66,6 +66,9 @@ impl FinetuneConfig {
     /// Fails unless the numbers make a run (checked by [`Finetune::new`](super::Finetune::new) too).
     pub fn validate(&self) -> Result<(), FinetuneError> {
         let invalid = |what: String| Err(FinetuneError::Invalid(what));
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return invalid(format!("the learning rate must be a positive number, got {}", self.lr));
+        }
         if self.steps == 0 || self.batch_size == 0 {
             return invalid("steps and batch size must be at least 1".into());
         }

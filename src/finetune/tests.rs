@@ -145,13 +145,15 @@ fn refuses_to_start_without_enough_samples_or_with_a_bad_config() {
     ] {
         assert!(matches!(bad(c), FinetuneError::Invalid(_)));
     }
-    assert!(matches!(
-        bad(FinetuneConfig {
-            lr: f64::NAN,
-            ..config(1)
-        }),
-        FinetuneError::Train(TrainError::Invalid(_))
-    ));
+    // The learning rate is checked with the rest of the settings, before any data is read.
+    for lr in [f64::NAN, -1.0, 0.0] {
+        let err = FinetuneConfig { lr, ..config(1) }.validate().unwrap_err();
+        assert!(format!("{err}").contains("learning rate"), "{err}");
+        assert!(matches!(
+            bad(FinetuneConfig { lr, ..config(1) }),
+            FinetuneError::Invalid(_)
+        ));
+    }
 }
 
 #[test]

@@ -94,6 +94,10 @@ pub fn digit_from_strokes_with_pen(strokes: &[Stroke], pen_in_box: f32) -> Resul
 /// `stride`-th point and its last one, so its shape survives thinning.
 fn thin_out(strokes: &[Stroke]) -> Vec<Stroke> {
     let finite = |p: &&[f32; 2]| p[0].is_finite() && p[1].is_finite();
+    // More strokes than half the budget: every k-th stroke, so that what is kept spans the whole
+    // drawing rather than its first strokes.
+    let stroke_stride = strokes.len().div_ceil(MAX_POINTS / 2).max(1);
+    let strokes: Vec<&Stroke> = strokes.iter().step_by(stroke_stride).collect();
     let total: usize = strokes.iter().map(|s| s.iter().filter(finite).count()).sum();
     // Each stroke may add its last point on top of the strided ones.
     let budget = MAX_POINTS.saturating_sub(strokes.len().min(MAX_POINTS / 2)).max(1);

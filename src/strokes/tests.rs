@@ -128,7 +128,12 @@ fn a_million_points_are_thinned_to_a_bounded_drawing() {
     let dots: Vec<Stroke> = (0..1_000_000)
         .map(|i| vec![[(i % 1000) as f32, (i / 1000) as f32]])
         .collect();
-    assert!(thin_out(&dots).iter().map(Vec::len).sum::<usize>() <= MAX_POINTS);
+    let thinned = thin_out(&dots);
+    assert!(thinned.iter().map(Vec::len).sum::<usize>() <= MAX_POINTS);
+    // What is kept spans the cloud (rows 0..1000), not its first rows only.
+    let rows = thinned.iter().flatten().map(|p| p[1]);
+    let (top, bottom) = rows.fold((f32::MAX, f32::MIN), |(lo, hi), y| (lo.min(y), hi.max(y)));
+    assert!(top < 10.0 && bottom > 990.0, "rows {top}..{bottom}");
     assert!(digit_from_strokes(&dots).is_ok());
 }
 

@@ -137,6 +137,13 @@ impl Trainer {
                 planned.indices.len()
             )));
         }
+        if total.values.len() != self.num_parameters() {
+            return Err(TrainError::Invalid(format!(
+                "gradients of {} values for a model of {} parameters",
+                total.values.len(),
+                self.num_parameters()
+            )));
+        }
         let loss = (total.loss_sum / total.images.max(1) as f64) as f32;
         self.check_finite(loss, planned.lr)?;
         self.keep_as_last_good(planned.epoch)?;

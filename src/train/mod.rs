@@ -142,6 +142,10 @@ impl Trainer {
         if data.is_empty() {
             return Err(TrainError::Invalid("the training set is empty".into()));
         }
+        // The fields are public: images that do not match their labels, or a label past 9, are an
+        // error here rather than a panic in a batch later.
+        data.check()
+            .map_err(|e| TrainError::Invalid(format!("the training set: {e}")))?;
         config.validate(model_config)?;
         let model = Vgg::new(model_config, VarBuilder::from_varmap(&varmap, DType::F32, device))?;
         let params = {

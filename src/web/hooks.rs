@@ -137,12 +137,18 @@ fn write_changes(
                 failure = Some(format!("{:?} was not saved ({e})", model.entry.name));
             }
         }
-        if failure.is_none() {
-            for id in &plan.delete {
-                if let Err(e) = storage::delete_model(id).await {
-                    saved.borrow_mut().insert(id.clone(), 0);
-                    failure = Some(format!("{id:?} was not deleted ({e})"));
-                }
+        // Deletions go on after a failed write: they are what frees the space. Only the old
+        // single-model record waits until its copy in the list is written (then it is tried
+        // again with the next change).
+        let puts_failed = failure.is_some();
+        for id in &plan.delete {
+            if puts_failed && id == storage::LEGACY_KEY {
+                saved.borrow_mut().insert(id.clone(), 0);
+                continue;
+            }
+            if let Err(e) = storage::delete_model(id).await {
+                saved.borrow_mut().insert(id.clone(), 0);
+                failure = Some(format!("{id:?} was not deleted ({e})"));
             }
         }
         if let Some(id) = selection {

@@ -17,7 +17,7 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use crate::app::my_digits::Sample;
+use crate::app::my_digits::{self, Sample};
 use crate::app::state::DigitsScore;
 use crate::data::{self, Dataset};
 
@@ -152,10 +152,15 @@ async fn read_pair(files: Vec<web_sys::File>) -> Result<Dataset, String> {
         read.swap(0, 1);
     }
     let (images, labels) = (&read[0], &read[1]);
-    Dataset::from_idx(&images.0, &images.1, &labels.0, &labels.1).or_else(|e| {
+    // No more images than My digits keeps: a small gzip pair announcing a million is refused
+    // from its header, not decompressed into 784 MB on the page's thread.
+    let parse = |(i_name, i): &(String, Vec<u8>), (l_name, l): &(String, Vec<u8>)| {
+        Dataset::from_idx_at_most(i_name, i, l_name, l, my_digits::MAX_SAMPLES)
+    };
+    parse(images, labels).or_else(|e| {
         let named = is_labels(&labels.0);
         (!named)
-            .then(|| Dataset::from_idx(&labels.0, &labels.1, &images.0, &images.1).ok())
+            .then(|| parse(labels, images).ok())
             .flatten()
             .ok_or_else(|| e.to_string())
     })

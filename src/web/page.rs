@@ -213,7 +213,7 @@ pub fn Page(props: &PageProps) -> Html {
             if let Some(notice) = s.notice.clone() {
                 <div class="notice" data-testid="notice">
                     <span>{ notice }</span>
-                    if s.models.deleted().is_some() {
+                    if s.offers_undo() {
                         <button class="secondary small" data-testid="model-undo"
                                 onclick={dispatch.to_callback().reform(|_| Action::UndoDelete)}>{ "Undo" }</button>
                     }

@@ -29,7 +29,7 @@ pub const MODELS: &str = "models";
 pub const META: &str = "meta";
 pub const DIGITS: &str = "digits";
 /// The key version 1 stored the browser-trained weights under.
-const LEGACY_KEY: &str = "trained";
+pub const LEGACY_KEY: &str = "trained";
 const SELECTED_KEY: &str = "selected";
 /// A model's description (its evaluation included: 10,000 predictions) is far below this.
 const MAX_META_CHARS: u32 = 4 << 20;

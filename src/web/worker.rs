@@ -188,7 +188,8 @@ impl Worker {
                         vec![]
                     }
                     // Scoring is a courtesy: the page goes on without a matrix for this model.
-                    Err(why) => vec![WorkerOutput::Notice {
+                    Err(why) => vec![WorkerOutput::ScoringFailed {
+                        id,
                         message: format!("Could not score this model on the test set: {why}"),
                     }],
                 }
@@ -294,8 +295,10 @@ impl Worker {
         };
         let device = candle_core::Device::Cpu;
         if let Err(e) = evaluate_more(&job.model, test, &device, &mut job.partial, SCORE_SLICE) {
+            let id = job.id.clone();
             self.scoring = None;
-            return vec![WorkerOutput::Notice {
+            return vec![WorkerOutput::ScoringFailed {
+                id,
                 message: format!("Scoring the model failed: {e}"),
             }];
         }

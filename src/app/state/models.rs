@@ -158,7 +158,16 @@ impl AppState {
             self.activate(PRETRAINED_ID);
         }
         if let Some(name) = name {
-            self.notice = Some(format!("Deleted {name:?}."));
+            self.notice = Some(deleted_notice(&name));
+        }
+    }
+
+    /// Whether the notice shown is the one about the last deletion, which offers Undo: any other
+    /// notice that replaced it (a saved digit, a dropped helper) does not.
+    pub fn offers_undo(&self) -> bool {
+        match (self.models.deleted(), &self.notice) {
+            (Some(entry), Some(notice)) => *notice == deleted_notice(&entry.name),
+            _ => false,
         }
     }
 
@@ -173,4 +182,8 @@ impl AppState {
             count(images)
         ))
     }
+}
+
+fn deleted_notice(name: &str) -> String {
+    format!("Deleted {name:?}.")
 }

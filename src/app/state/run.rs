@@ -89,6 +89,10 @@ impl AppState {
         self.run_accuracy = None;
         self.scoring = None;
         self.follow_training = false;
+        // The worker, and any fine-tuning in it, is gone.
+        if self.finetune_running() {
+            self.finetuning = super::Finetuning::Error("Stopped: the worker was reset.".into());
+        }
         if matches!(
             self.error.as_ref().map(|e| e.kind),
             Some(ErrorKind::Training(_) | ErrorKind::WorkerCrash)
@@ -132,21 +136,47 @@ impl AppState {
             }
             WorkerOutput::Scoring { scored, total } => p.scoring = Some((scored, total)),
             WorkerOutput::Evaluated(report) => self.snapshot(report),
-            WorkerOutput::ModelScoring { id, scored, total } => self.scoring = Some(Scoring { id, scored, total }),
+            // Messages of a job the page no longer waits for (a run started, the worker was
+            // reset, another model's job replaced it) may still be on their way: only the job
+            // asked for moves.
+            WorkerOutput::ModelScoring { id, scored, total } => {
+                if self.scoring_job_is(&id) && !self.run_state().is_active() {
+                    self.scoring = Some(Scoring { id, scored, total });
+                }
+            }
             WorkerOutput::ModelEvaluated { id, evaluation } => {
-                self.scoring = None;
+                if self.scoring_job_is(&id) {
+                    self.scoring = None;
+                }
+                // Still true of that model, whichever job asked.
                 self.models.set_evaluation(&id, Rc::new(evaluation));
             }
+            WorkerOutput::ScoringFailed { id, message } => {
+                if self.scoring_job_is(&id) {
+                    self.scoring = None;
+                    self.notice = Some(message);
+                }
+            }
             WorkerOutput::FinetuneProgress { step, total } => {
-                self.finetuning = super::Finetuning::Training { step, total };
+                if self.finetune_running() {
+                    self.finetuning = super::Finetuning::Training { step, total };
+                }
             }
             WorkerOutput::Finetuned {
                 base_id,
                 report,
                 weights,
                 samples,
-            } => self.finetuned(base_id, report, weights, samples),
-            WorkerOutput::FinetuneFailed { message } => self.finetuning = super::Finetuning::Error(message),
+            } => {
+                if self.finetune_running() {
+                    self.finetuned(base_id, report, weights, samples);
+                }
+            }
+            WorkerOutput::FinetuneFailed { message } => {
+                if self.finetune_running() {
+                    self.finetuning = super::Finetuning::Error(message);
+                }
+            }
             WorkerOutput::Notice { message } => self.notice = Some(message),
             WorkerOutput::Paused => self.run = Some(RunState::Paused),
             WorkerOutput::Resumed => self.run = Some(RunState::Training),
@@ -212,5 +242,15 @@ impl AppState {
         if self.follow_training || self.selected.as_deref() == Some(&id) {
             self.activate(&id);
         }
+    }
+}
+
+impl AppState {
+    fn scoring_job_is(&self, id: &str) -> bool {
+        self.scoring.as_ref().is_some_and(|s| s.id == id)
+    }
+
+    fn finetune_running(&self) -> bool {
+        matches!(self.finetuning, super::Finetuning::Training { .. })
     }
 }

@@ -90,6 +90,10 @@ fn an_upload_is_a_new_entry_that_predicts_and_gets_scored() {
     assert_eq!(ids(&state), ["uploaded-5", PRETRAINED_ID]);
     assert_eq!(state.selected.as_deref(), Some("uploaded-5"));
     assert_eq!(state.evaluation_needed(10_000).as_deref(), Some("uploaded-5"));
+    state.apply(Action::ScoringRequested {
+        id: "uploaded-5".into(),
+        total: 10_000,
+    });
     state.apply(Action::Worker(WorkerOutput::ModelScoring {
         id: "uploaded-5".into(),
         scored: 500,
@@ -204,8 +208,14 @@ fn deleting_the_model_in_use_falls_back_to_the_pretrained_one_and_can_be_undone(
     assert_eq!(state.selected.as_deref(), Some(PRETRAINED_ID));
     assert_eq!(ids(&state), [PRETRAINED_ID]);
     assert!(state.notice.as_deref().unwrap().contains("mine.safetensors"));
+    assert!(state.offers_undo());
     state.apply(Action::DeleteModel(PRETRAINED_ID.into()));
     assert_eq!(ids(&state), [PRETRAINED_ID], "the shipped model cannot be deleted");
+    // Another notice replaces the deletion's: it offers no Undo; the deletion's comes back with it.
+    state.apply(Action::Notice(Some("Training goes on with 1 worker.".into())));
+    assert!(!state.offers_undo());
+    state.apply(Action::Notice(Some("Deleted \"mine.safetensors\".".into())));
+    assert!(state.offers_undo());
     state.apply(Action::UndoDelete);
     assert_eq!(ids(&state), ["uploaded-5", PRETRAINED_ID]);
     assert_eq!(state.selected.as_deref(), Some("uploaded-5"));
@@ -351,4 +361,81 @@ fn finetuning_says_what_is_missing_and_files_the_tuned_model_as_a_new_entry() {
         }
     );
     assert_eq!(state.evaluation_needed(10_000).as_deref(), Some("finetuned-5"));
+}
+
+#[test]
+fn messages_of_a_job_the_page_dropped_change_nothing() {
+    let mut state = with_pretrained();
+    state.apply(Action::Uploaded {
+        name: "mine.safetensors".into(),
+        bytes: weights(3),
+        now_ms: 5.0,
+    });
+    state.apply(Action::ScoringRequested {
+        id: "uploaded-5".into(),
+        total: 10_000,
+    });
+    // A run starts: the worker drops the scoring job, but a progress message was on its way.
+    state.apply(Action::StartRequested { now_ms: 6.0 });
+    state.apply(Action::Worker(WorkerOutput::ModelScoring {
+        id: "uploaded-5".into(),
+        scored: 500,
+        total: 10_000,
+    }));
+    assert_eq!(state.scoring, None, "the dropped job does not come back");
+    state.apply(Action::ResetTraining);
+    // Scoring that fails ends the job with a notice, and the model can be asked for again.
+    state.apply(Action::UseModel("uploaded-5".into()));
+    assert_eq!(state.evaluation_needed(10_000).as_deref(), Some("uploaded-5"));
+    state.apply(Action::ScoringRequested {
+        id: "uploaded-5".into(),
+        total: 10_000,
+    });
+    state.apply(Action::Worker(WorkerOutput::ScoringFailed {
+        id: "other".into(),
+        message: "not this one".into(),
+    }));
+    assert!(state.scoring.is_some(), "another job's failure is not this one's");
+    state.apply(Action::Worker(WorkerOutput::ScoringFailed {
+        id: "uploaded-5".into(),
+        message: "Could not score this model on the test set: offline".into(),
+    }));
+    assert_eq!(state.scoring, None);
+    assert!(state.notice.as_deref().unwrap().contains("offline"));
+    assert_eq!(state.evaluation_needed(10_000).as_deref(), Some("uploaded-5"));
+
+    // Fine-tuning: Reset ends it; a progress message or a result that arrives later is ignored.
+    let data = crate::data::Dataset {
+        images: (0..20u8).flat_map(|i| vec![i; 784]).collect(),
+        labels: (0..20).map(|i| i % 10).collect(),
+    };
+    state.apply(Action::ImportedDigits {
+        result: Ok(data),
+        now_ms: 7.0,
+    });
+    assert!(state.finetune_requested(8.0));
+    state.apply(Action::ResetTraining);
+    assert_eq!(state.finetuning.key(), "error");
+    assert!(state.finetune_blocker().is_none(), "the button works again");
+    state.apply(Action::Worker(WorkerOutput::FinetuneProgress { step: 4, total: 40 }));
+    assert_eq!(state.finetuning.key(), "error");
+    // A run's Start stops one too, and its late result files no model.
+    assert!(state.finetune_requested(9.0));
+    state.apply(Action::StartRequested { now_ms: 10.0 });
+    let models = ids(&state);
+    state.apply(Action::Worker(WorkerOutput::Finetuned {
+        base_id: PRETRAINED_ID.into(),
+        report: crate::finetune::FinetuneReport {
+            held_out: 10,
+            before: 0.4,
+            after: 0.8,
+            mnist_images: 1000,
+            mnist_before: 0.99,
+            mnist_after: 0.988,
+        },
+        weights: weights(9).to_vec(),
+        samples: 20,
+    }));
+    assert_eq!(ids(&state), models);
+    assert_eq!(state.finetuning.key(), "error");
 }
