@@ -39,6 +39,13 @@ EOF
     rm -rf "$scratch"
     ln -sf "$CUDA_ROOT/lib/libcudart.so.13" "$stubs/lib/libcudart.so"
 fi
+# Files named by the SONAMEs too, so that a run against the stubs (a dry run on this machine:
+# LD_LIBRARY_PATH=$VGG_CUDA_HOME/stubs/lib) finds them.
+for pair in cuda:libcuda.so.1 nvrtc:libnvrtc.so.13 curand:libcurand.so.10 cublas:libcublas.so.13 \
+    cublasLt:libcublasLt.so.13; do
+    ln -sf "lib${pair%%:*}.so" "$stubs/lib/${pair#*:}"
+done
+ln -sf "$CUDA_ROOT/lib/libcudart.so.13" "$stubs/lib/libcudart.so.13"
 # cudarc adds `$CUDA_HOME/lib` to the link search path (candle-kernels links cudart without one).
 export CUDA_HOME="$stubs"
 

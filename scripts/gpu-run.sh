@@ -27,9 +27,11 @@ mkdir -p "$OUT"
 exec > >(tee "$OUT/gpu-run.log") 2>&1
 say() { printf '\n== %s (t=%ss)\n' "$*" "$((SECONDS - T0))"; }
 
-B=./.gpu/vgg-mnist
 W=/tmp/gpu-run
 mkdir -p "$W"
+# Unpacked outside .gpu/, so that a dry run here does not swell what is carried (64 MiB at most).
+B=$W/vgg-mnist
+rm -f "$OUT"/bench-ours.jsonl "$OUT"/bench-torch.jsonl
 PY=${TORCH_PYTHON:-/opt/torch/.venv/bin/python}
 [ -x "$PY" ] || PY=$(command -v python3)
 TORCH_REF=./.gpu/torch_reference.py
@@ -39,13 +41,17 @@ say "binary"
 # The binary travels xz-compressed (54 MB stripped, mostly candle's PTX).
 if [ -f .gpu/vgg-mnist.xz ]; then
   "$PY" -c "import lzma,shutil; shutil.copyfileobj(lzma.open('.gpu/vgg-mnist.xz'), open('$B','wb'))"
+elif [ -f .gpu/vgg-mnist ]; then
+  cp .gpu/vgg-mnist "$B"
 fi
 chmod +x "$B" 2>/dev/null
 ls -la "$B" || { echo "no binary at $B"; exit 1; }
 
 say "machine"
-nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv || echo "nvidia-smi: not available (dry run?)"
-"$PY" -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'available', torch.cuda.is_available())" 2>&1 | tail -1
+timeout 30 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv || echo "nvidia-smi: not available (dry run?)"
+# The binary was built with CUDA 13.0: it needs a CUDA 13 driver (>= 580) and CUDA 13 libraries.
+torch_cuda=$(timeout 60 "$PY" -c "import torch; print(torch.version.cuda)" 2>/dev/null | tail -1)
+echo "PyTorch's CUDA: ${torch_cuda:-none} (the libraries below must be CUDA 13's)"
 # The CUDA libraries of PyTorch's wheels (cuBLAS, cuRAND, NVRTC, the runtime); libcuda comes with
 # the driver.
 site=$("$PY" -c "import site; print(site.getsitepackages()[0])" 2>/dev/null)
@@ -59,9 +65,13 @@ done
 export LD_LIBRARY_PATH="$(printf '%s\n' "${dirs[@]}" | awk 'NF && !seen[$0]++' | paste -sd:)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
 ldd "$B" | grep -E "cuda|cublas|curand|nvrtc|not found"
+if ldd "$B" | grep -q "not found"; then
+  echo "a library the binary needs was not found (above): nothing can run; see docs/cuda.md"
+  exit 1
+fi
 
 say "--device auto picks the GPU (tiny run)"
-timeout 120 "$B" train --device auto --epochs 1 --limit-train 256 --limit-test 256 --out "$W/auto" --quiet 2>&1 | grep -E "device|rror" | head -3
+timeout 60 "$B" train --device auto --epochs 1 --limit-train 256 --limit-test 256 --out "$W/auto" --quiet 2>&1 | grep -E "device|rror" | head -3
 if ! timeout 60 "$B" bench --device cuda --batches 1 --warmup 0 --data-dir "$DATA" >/dev/null 2>"$W/probe.err"; then
   echo "no usable GPU: $(head -1 "$W/probe.err")"
   [ "${DRY_RUN:-0}" = 1 ] || exit 1
@@ -72,16 +82,19 @@ else
 fi
 
 say "throughput, ours vs PyTorch, same GPU, alternating (2 pairs per batch size)"
+# Each run is skipped once the budget is spent, and no run may outlast what is left of it.
+cap() { local l; l=$(left); echo $(( l > $1 ? $1 : (l > 10 ? l - 5 : 5) )); }
 for bs in 64 128; do
   for pair in 1 2; do
+    if [ "$(left)" -lt 150 ]; then echo "budget: skipping batch $bs pair $pair"; continue; fi
     if [ "$GPU" = 1 ]; then
-      timeout 120 "$B" bench --device cuda --widths 32 64 --batch-size "$bs" --batches 600 --warmup 40 \
-        --data-dir "$DATA" | tail -1 | tee -a "$OUT/bench-ours.jsonl"
+      timeout "$(cap 90)" "$B" bench --device cuda --widths 32 64 --batch-size "$bs" --batches 600 --warmup 40 \
+        --data-dir "$DATA" | grep '^{' | tail -1 | tee -a "$OUT/bench-ours.jsonl"
     fi
     if [ -f "$TORCH_REF" ]; then
-      timeout 120 "$PY" "$TORCH_REF" --device "$([ "$GPU" = 1 ] && echo cuda || echo cpu)" --widths 32 64 \
+      timeout "$(cap 90)" "$PY" "$TORCH_REF" --device "$([ "$GPU" = 1 ] && echo cuda || echo cpu)" --widths 32 64 \
         --batch-size "$bs" --batches "$([ "$GPU" = 1 ] && echo 600 || echo 20)" --data-dir "$DATA" 2>&1 |
-        tail -1 | tee -a "$OUT/bench-torch.jsonl"
+        grep '^{' | tail -1 | tee -a "$OUT/bench-torch.jsonl"
     else
       echo "no $TORCH_REF: copy ../shared/bench/torch_reference.py to .gpu/ before the run"
     fi
@@ -121,7 +134,7 @@ PY
   if [ "${epochs:-0}" -gt 0 ]; then
     timeout $(( $(left) > 60 ? $(left) - 40 : 20 )) "$B" train --device cuda --seed 42 --epochs "$epochs" \
       --data-dir "$DATA" --out "$W/recipe" --quiet 2>&1 | tail -25 | tee "$OUT/recipe.log"
-    for f in metrics.json training_curves.png confusion_matrix.png; do cp "$W/recipe/$f" "$OUT/recipe-$f" 2>/dev/null; done
+    for f in metrics.json training_curves.png confusion_matrix.png model.safetensors; do cp "$W/recipe/$f" "$OUT/recipe-$f" 2>/dev/null; done
   fi
 else
   echo "DRY_RUN: skipped (no GPU)"
@@ -129,8 +142,10 @@ fi
 
 say "profiles"
 if [ "$GPU" = 1 ] && command -v ncu >/dev/null && [ "$(left)" -gt 60 ]; then
-  timeout 90 ncu --csv --print-summary per-kernel --launch-skip 200 --launch-count 300 \
+  timeout "$(cap 90)" ncu --csv --print-units base --print-summary per-kernel --launch-skip 200 --launch-count 300 \
     "$B" bench --device cuda --batches 20 --warmup 10 --data-dir "$DATA" > "$W/ncu.csv" 2>"$W/ncu.err"
+  # Cloud GPUs may refuse the counters (ERR_NVGPUCTRPERM): the reason comes back.
+  cp "$W/ncu.err" "$OUT/ncu.err" 2>/dev/null
   "$PY" - "$W/ncu.csv" <<'PY' | tee "$OUT/profile-ours.txt"
 import csv, sys, collections
 rows = list(csv.reader(l for l in open(sys.argv[1]) if l.startswith('"')))
@@ -154,7 +169,7 @@ else
   echo "ncu: skipped (no GPU, no ncu, or no time left)"
 fi
 if [ "$GPU" = 1 ] && [ "$(left)" -gt 30 ]; then
-  timeout 60 "$PY" - "$DATA" <<'PY' | tee "$OUT/profile-torch.txt"
+  timeout "$(cap 60)" "$PY" - "$DATA" <<'PY' | tee "$OUT/profile-torch.txt"
 import gzip, os, sys, torch, torch.nn as nn, torch.nn.functional as F
 from torch.profiler import profile, ProfilerActivity
 d = sys.argv[1]
@@ -173,11 +188,17 @@ torch.cuda.synchronize()
 with profile(activities=[ProfilerActivity.CUDA, ProfilerActivity.CPU]) as p:
     for i in range(10, 20): step(i)
     torch.cuda.synchronize()
-print(p.key_averages().table(sort_by="cuda_time_total", row_limit=15))
+try:
+    print(p.key_averages().table(sort_by="device_time_total", row_limit=15))
+except Exception:
+    print(p.key_averages().table(sort_by="cuda_time_total", row_limit=15))
 PY
 else
   echo "PyTorch profiler: skipped"
 fi
-nvidia-smi --query-gpu=name,utilization.gpu,memory.used --format=csv 2>/dev/null
+timeout 30 nvidia-smi --query-gpu=name,utilization.gpu,memory.used --format=csv 2>/dev/null
 say "done"
 ls -la "$OUT"
+# Let tee write the log's last lines before the machine goes.
+exec >&- 2>&-
+wait

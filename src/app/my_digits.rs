@@ -17,6 +17,10 @@ use crate::preprocess::Digit;
 /// bound on what an import or storage can make the page hold (80 kB per 100 samples).
 pub const MAX_SAMPLES: usize = 5_000;
 
+/// The largest file of a My-digits upload: two IDX files of [`MAX_SAMPLES`] samples are about
+/// 4 MB raw; anything far larger is refused before it is read.
+pub const MAX_UPLOAD_BYTES: usize = 16_000_000;
+
 /// One labelled drawing.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sample {

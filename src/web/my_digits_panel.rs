@@ -25,10 +25,6 @@ use super::digit_image::DigitImage;
 use super::fetch::describe;
 use super::model_panel::download;
 
-/// Two IDX files of at most 5,000 samples are about 4 MB raw; anything far larger is refused
-/// before it is read.
-const MAX_UPLOAD_BYTES: f64 = 16e6;
-
 #[derive(Properties, PartialEq)]
 pub struct MyDigitsPanelProps {
     pub samples: Vec<Sample>,
@@ -134,7 +130,7 @@ async fn read_pair(files: Vec<web_sys::File>) -> Result<Dataset, String> {
     };
     let mut read = Vec::new();
     for f in [a, b] {
-        if f.size() > MAX_UPLOAD_BYTES {
+        if f.size() > my_digits::MAX_UPLOAD_BYTES as f64 {
             return Err(format!(
                 "{} is {:.0} MB, more than a set of digits can be",
                 f.name(),
