@@ -96,6 +96,13 @@ struct StoredMeta {
     evaluation: Option<Evaluation>,
 }
 
+/// [`StoredMeta`] as read back: the evaluation still as JSON.
+#[derive(Deserialize)]
+struct ReadMeta {
+    entry: ModelEntry,
+    evaluation: Option<serde_json::Value>,
+}
+
 impl StoredModel {
     /// The metadata as the storage layer writes it beside the weights.
     pub fn meta_json(&self) -> String {
@@ -113,8 +120,13 @@ impl StoredModel {
             id: key.to_string(),
             reason,
         };
-        let meta: StoredMeta = serde_json::from_str(meta_json.ok_or_else(|| broken("no description".into()))?)
+        let meta: ReadMeta = serde_json::from_str(meta_json.ok_or_else(|| broken("no description".into()))?)
             .map_err(|e| broken(format!("unreadable description ({e})")))?;
+        // The evaluation is a cache: one that does not read back (JSON writes a non-finite loss
+        // as null) is dropped, and the model is scored again; the model itself is fine.
+        let evaluation = meta
+            .evaluation
+            .and_then(|v| serde_json::from_value::<Evaluation>(v).ok());
         if meta.entry.id != key {
             return Err(broken(format!(
                 "stored under {key:?} but describes {:?}",
@@ -129,7 +141,7 @@ impl StoredModel {
         Ok(Self {
             entry: meta.entry,
             weights: Rc::new(weights),
-            evaluation: meta.evaluation.map(Rc::new),
+            evaluation: evaluation.map(Rc::new),
         })
     }
 }

@@ -69,6 +69,8 @@ pub struct MyDigits {
     generation: u64,
     /// Stored records that could not be read at load (skipped).
     pub unreadable: usize,
+    /// Whether the stored samples have been read back (tests wait on it before they look).
+    pub restored: bool,
 }
 
 impl MyDigits {
@@ -160,6 +162,7 @@ impl MyDigits {
         }
         self.samples.sort_by(|a, b| a.added_ms.total_cmp(&b.added_ms));
         self.generation += 1;
+        self.restored = true;
     }
 
     /// The samples as a dataset, in order: for scoring, fine-tuning and export.

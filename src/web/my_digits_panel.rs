@@ -2,7 +2,8 @@
 //! on them; delete one or all; download them as an MNIST IDX pair and upload such a pair; and
 //! (the `finetune` slot) teaching the model this handwriting.
 //!
-//! Contract (DOM): `[data-testid=my-digits]` (`data-count`, and `data-accuracy` in 0..1 once the
+//! Contract (DOM): `[data-testid=my-digits]` (`data-count`, `data-restored` once storage has
+//! been read, and `data-accuracy` in 0..1 once the
 //! current model is scored on them) holds one `[data-testid=my-digit]` per sample (`data-label`,
 //! `data-id`) with a `button[data-testid=my-digit-delete]`; `button[data-testid=my-digits-clear]`,
 //! `button[data-testid=my-digits-download]` (two files: the IDX images and labels, gzip, as in
@@ -28,6 +29,8 @@ use super::model_panel::download;
 #[derive(Properties, PartialEq)]
 pub struct MyDigitsPanelProps {
     pub samples: Vec<Sample>,
+    /// Whether storage has been read (`data-restored`).
+    pub restored: bool,
     pub score: Option<DigitsScore>,
     pub on_delete: Callback<String>,
     pub on_clear: Callback<()>,
@@ -100,6 +103,7 @@ pub fn MyDigitsPanel(props: &MyDigitsPanelProps) -> Html {
                 } }
             </p>
             <div class="my-digits" data-testid="my-digits" data-count={n.to_string()}
+                 data-restored={props.restored.to_string()}
                  data-accuracy={accuracy.map(|a| format!("{a:.4}")).unwrap_or_default()}>
                 if n > 0 { { for groups } }
             </div>

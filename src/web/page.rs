@@ -233,7 +233,8 @@ pub fn Page(props: &PageProps) -> Html {
                             <PredictionView prediction={s.prediction.clone()} placeholder={placeholder} {on_correct} />
                         </div>
                     </section>
-                    <MyDigitsPanel samples={s.my_digits.samples().to_vec()} score={s.digits_score.clone()}
+                    <MyDigitsPanel samples={s.my_digits.samples().to_vec()} restored={s.my_digits.restored}
+                        score={s.digits_score.clone()}
                         on_delete={dispatch.to_callback().reform(Action::DeleteDigit)}
                         on_clear={dispatch.to_callback().reform(|_| Action::ClearDigits)} {on_import}>
                         <FinetuneView finetuning={s.finetuning.clone()} blocker={s.finetune_blocker()}

@@ -77,7 +77,8 @@ export async function run({ page, base, shots, check }) {
     await page.waitForTimeout(300);
     await page.goto(base);
     await modelReady(page);
-    await page.waitForTimeout(500);
+    // Only once storage has been read does an empty gallery mean anything.
+    await page.locator('[data-testid="my-digits"][data-restored="true"]').waitFor({ timeout: 10000 });
     assert((await count(page)) === 0, 'deleted digits came back');
   });
 

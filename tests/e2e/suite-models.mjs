@@ -146,7 +146,8 @@ export async function run({ page, base, shots, check }) {
     await page.waitForTimeout(500);
     await page.goto(base);
     await ready(page);
-    await page.waitForTimeout(500);
+    // The list is restored (the first run is back) before its absence means anything.
+    await entry(page, firstRun.id).waitFor({ timeout: 10000 });
     assert((await page.locator('[data-testid="model-broken"]').count()) === 0, 'the damaged record came back');
   });
 

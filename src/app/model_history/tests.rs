@@ -172,3 +172,22 @@ fn new_ids_never_collide() {
     })]);
     assert_eq!(h.new_id(ModelKind::Trained, 1234.0), "trained-1234-2");
 }
+
+#[test]
+fn an_evaluation_that_does_not_read_back_is_dropped_not_the_model() {
+    // A model whose weights overflow scores a NaN loss; JSON writes it as null.
+    let mut m = model("uploaded-7", ModelKind::Uploaded, 7.0);
+    m.evaluation = Some(Rc::new(Evaluation {
+        loss: f64::NAN,
+        ..(*evaluation(10, 0.1)).clone()
+    }));
+    let json = m.meta_json();
+    assert!(json.contains("\"loss\":null"), "{json}");
+    let back = StoredModel::decode("uploaded-7", Some(&json), Some(m.weights.to_vec())).unwrap();
+    assert_eq!(back.entry, m.entry);
+    assert_eq!(back.evaluation, None, "scored again later");
+    // A finite one comes back as it was.
+    m.evaluation = Some(evaluation(10, 0.1));
+    let back = StoredModel::decode("uploaded-7", Some(&m.meta_json()), Some(m.weights.to_vec())).unwrap();
+    assert_eq!(back.evaluation, m.evaluation);
+}

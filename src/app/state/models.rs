@@ -157,6 +157,11 @@ impl AppState {
             self.follow_training = false;
             self.activate(PRETRAINED_ID);
         }
+        // The running run's own entry: its next snapshot would bring it back unasked, so the run
+        // goes on without storing snapshots (Undo brings back the entry as it was).
+        if self.run_id.as_deref() == Some(id) {
+            self.run_id = None;
+        }
         if let Some(name) = name {
             self.notice = Some(deleted_notice(&name));
         }

@@ -439,3 +439,21 @@ fn messages_of_a_job_the_page_dropped_change_nothing() {
     assert_eq!(ids(&state), models);
     assert_eq!(state.finetuning.key(), "error");
 }
+
+#[test]
+fn deleting_the_running_runs_entry_is_not_undone_by_its_next_snapshot() {
+    let mut state = with_pretrained();
+    state.apply(Action::StartRequested { now_ms: 100.0 });
+    state.apply(snapshot(10, 1000));
+    assert_eq!(ids(&state), ["trained-100", PRETRAINED_ID]);
+    state.apply(Action::DeleteModel("trained-100".into()));
+    state.apply(snapshot(20, 1000));
+    assert_eq!(
+        ids(&state),
+        [PRETRAINED_ID],
+        "the run goes on, its snapshots are not stored"
+    );
+    assert!(state.run_state().is_active());
+    state.apply(Action::UndoDelete);
+    assert_eq!(ids(&state), ["trained-100", PRETRAINED_ID]);
+}
