@@ -78,7 +78,7 @@ export async function run({ page, base, shots, check }) {
     await page.goto(base);
     await modelReady(page);
     // Only once storage has been read does an empty gallery mean anything.
-    await page.locator('[data-testid="my-digits"][data-restored="true"]').waitFor({ timeout: 10000 });
+    await page.locator('[data-testid="my-digits"][data-restored="true"]').waitFor({ state: 'attached', timeout: 10000 });
     assert((await count(page)) === 0, 'deleted digits came back');
   });
 
