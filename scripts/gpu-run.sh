@@ -2,8 +2,7 @@
 # One GPU-machine session for the CUDA path, prepared here and run there in one go (the machine has
 # the NVIDIA driver and PyTorch's CUDA wheels but no Rust; docs/cuda.md says how to prepare it):
 #
-#   CUDA_COMPUTE_CAP=90 scripts/cuda-build-stubbed.sh && xz -T0 -c <binary> > .gpu/vgg-mnist.xz
-#   cp ../shared/bench/torch_reference.py .gpu/
+#   scripts/gpu-prepare.sh          (fills .gpu/: the binary, libcurand, torch_reference.py)
 #   (device tool) carry .gpu, run: OUT=$OUT scripts/gpu-run.sh
 #
 # What it measures, in this order (about 8 minutes in all; each step has a timeout):
@@ -61,7 +60,15 @@ for l in libcublas.so.13 libcublasLt.so.13 libcurand.so.10 libnvrtc.so.13 libcud
   echo "$l -> ${d:-NOT FOUND}"
   [ -n "$d" ] && dirs+=("$d")
 done
-[ -d "$PWD/.gpu/lib" ] && dirs+=("$PWD/.gpu/lib")
+# Libraries carried in .gpu/lib (xz-compressed: libcurand, which PyTorch's newer wheels no longer
+# ship) go last: the machine's own copies win where it has them.
+if compgen -G ".gpu/lib/*.xz" >/dev/null; then
+  mkdir -p "$W/lib"
+  for f in .gpu/lib/*.xz; do
+    "$PY" -c "import lzma,shutil,sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2],'wb'))" "$f" "$W/lib/$(basename "$f" .xz)"
+  done
+  dirs+=("$W/lib")
+fi
 export LD_LIBRARY_PATH="$(printf '%s\n' "${dirs[@]}" | awk 'NF && !seen[$0]++' | paste -sd:)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
 ldd "$B" | grep -E "cuda|cublas|curand|nvrtc|not found"
