@@ -46,6 +46,7 @@ pub mod metrics;
 pub mod model;
 pub mod predictor;
 pub mod preprocess;
+mod resize;
 pub mod schedule;
 pub mod stroke_width;
 pub mod strokes;

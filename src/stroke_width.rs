@@ -13,7 +13,7 @@
 //! separable), never erases the digit (an erosion that would leave no ink is not applied).
 //! The numbers are measured in `examples/drawn_sizes.rs` (README, "Digits of any size").
 
-use crate::preprocess::resize;
+use crate::resize::resize;
 
 /// Longer side of the working copy the width is measured and corrected on.
 const WORK_SIDE: usize = 112;
