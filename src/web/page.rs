@@ -110,23 +110,40 @@ pub fn Page(props: &PageProps) -> Html {
         });
     }
 
-    // The current model's score on My digits, whenever the model or the samples change: a
-    // batched forward pass over a few dozen images, on this thread.
+    // The current model's score on My digits, whenever the model or the samples change: usually
+    // a few dozen images, but an import can bring 5,000 (seconds of work), so they are scored on
+    // this thread in slices of 100 with a turn of the event loop between, and a newer model or
+    // set of samples cancels the old scoring.
     {
         let needed = state.digits_score_needed();
         let (predictor, data, dispatch) = (state.predictor.clone(), state.my_digits.dataset(), dispatch.clone());
         use_effect_with(needed, move |needed| {
+            let cancelled = Rc::new(std::cell::Cell::new(false));
             if let (Some((model_id, generation)), Some(p)) = (needed.clone(), predictor) {
-                let device = candle_core::Device::Cpu;
-                if let Ok(e) = crate::evaluation::evaluate(p.model(), &data, &device) {
+                let cancelled = cancelled.clone();
+                spawn_local(async move {
+                    let device = candle_core::Device::Cpu;
+                    let mut partial = crate::evaluation::PartialEvaluation::default();
+                    while partial.scored() < data.len() {
+                        let slice = crate::evaluation::evaluate_more(p.model(), &data, &device, &mut partial, 100);
+                        if slice.is_err() {
+                            return;
+                        }
+                        gloo_timers::future::TimeoutFuture::new(0).await;
+                        if cancelled.get() {
+                            return;
+                        }
+                    }
+                    let e = partial.finish();
                     dispatch.dispatch(Action::DigitsScored(DigitsScore {
                         model_id,
                         generation,
                         correct: e.confusion.correct() as usize,
                         total: data.len(),
                     }));
-                }
+                });
             }
+            move || cancelled.set(true)
         });
     }
     // A cleared pad leaves nothing to re-predict when the model changes.
