@@ -3,7 +3,7 @@
 # (docs/cuda.md): the CUDA build of vgg-mnist (built against stub libraries, xz-compressed, 7 MB),
 # libcurand.so.10 from NVIDIA's PyPI wheel (PyTorch's newer CUDA 13 wheels no longer ship it, and
 # candle opens a cuRAND generator with every CUDA device; 41 MB compressed), and PyTorch's reference
-# script. About 48 MB in all, under the device tool's 64 MiB carry limit.
+# script. About 46 MB in all, under the device tool's 64 MiB carry limit.
 #
 # Usage: scripts/gpu-prepare.sh     Env: CUDA_COMPUTE_CAP (default 90, the H200), CARGO_TARGET_DIR
 #        (default /work/cuda-target: keeps the CUDA build apart from the CPU one), SHARED (../shared).

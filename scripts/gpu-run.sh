@@ -38,6 +38,7 @@ DATA=www/data
 
 say "binary"
 # The binary travels xz-compressed (54 MB stripped, mostly candle's PTX).
+rm -f "$B"
 if [ -f .gpu/vgg-mnist.xz ]; then
   "$PY" -c "import lzma,shutil; shutil.copyfileobj(lzma.open('.gpu/vgg-mnist.xz'), open('$B','wb'))"
 elif [ -f .gpu/vgg-mnist ]; then
@@ -72,7 +73,8 @@ fi
 export LD_LIBRARY_PATH="$(printf '%s\n' "${dirs[@]}" | awk 'NF && !seen[$0]++' | paste -sd:)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
 ldd "$B" | grep -E "cuda|cublas|curand|nvrtc|not found"
-if ldd "$B" | grep -q "not found"; then
+missing=$(ldd "$B" | grep "not found" || true)
+if [ -n "$missing" ]; then
   echo "a library the binary needs was not found (above): nothing can run; see docs/cuda.md"
   exit 1
 fi

@@ -725,8 +725,6 @@ fn digit_png() -> image::GrayImage {
     })
 }
 
-/// Each image gets its own line while the others go on; the format comes from the content; the
-/// exit code says whether any failed.
 /// A PNG header declaring 20,000 x 20,000 pixels (and no pixel data): refused before decoding.
 fn huge_png_header(dir: &Path) -> std::path::PathBuf {
     let mut huge = b"\x89PNG\r\n\x1a\n".to_vec();
@@ -743,6 +741,8 @@ fn huge_png_header(dir: &Path) -> std::path::PathBuf {
     path
 }
 
+/// Each image gets its own line while the others go on; the format comes from the content; the
+/// exit code says whether any failed.
 #[test]
 fn predict_reports_each_file_and_goes_on() {
     let dir = tempfile::tempdir().unwrap();

@@ -93,6 +93,9 @@ pub struct AppState {
     pub follow_training: bool,
     /// The worker scoring a model whose evaluation on the whole test set is not known yet.
     pub scoring: Option<Scoring>,
+    /// The model whose scoring failed (the test set could not be fetched, …): not asked for again
+    /// until the user picks a model, so a lasting failure does not loop.
+    pub scoring_failed: Option<String>,
     pub prediction: Option<Rc<Prediction>>,
     /// Bumped to clear the drawing pad (after a correction).
     pub pad_clears: u64,
@@ -201,6 +204,9 @@ impl AppState {
         let model = self.models.get(id)?;
         let known = model.evaluation.as_ref().map_or(0, |e| e.predictions.len());
         let busy = self.run_state().is_active() || self.scoring.as_ref().is_some_and(|s| s.id == id);
+        if self.scoring_failed.as_deref() == Some(id) {
+            return None;
+        }
         (known < test_images && !busy).then(|| id.to_string())
     }
 
@@ -239,6 +245,8 @@ impl AppState {
             Action::Uploaded { name, bytes, now_ms } => self.uploaded(name, bytes, now_ms),
             Action::ScoringRequested { id, total } => self.scoring = Some(Scoring { id, scored: 0, total }),
             Action::UseModel(id) => {
+                // Picking a model is asking again: a failed scoring may be tried once more.
+                self.scoring_failed = None;
                 self.follow_training = self.run_id.as_deref() == Some(&id) && self.run_state().is_active();
                 self.activate(&id);
             }

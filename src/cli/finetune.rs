@@ -20,7 +20,6 @@ struct FinetuneRecord<'a> {
     report: &'a FinetuneReport,
 }
 
-/// Whether `a` and `b` name the same existing file.
 pub fn run(args: FinetuneArgs) -> Result<()> {
     let config = FinetuneConfig {
         lr: args.lr,

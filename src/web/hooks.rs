@@ -69,9 +69,10 @@ pub fn now_ms() -> f64 {
 
 /// Keeps the model list and the selected model in IndexedDB: restores them once at mount, then
 /// writes what [`crate::app::model_history::ModelHistory::sync`] says after every change.
-/// Nothing is written before the restore has finished (it would overwrite the stored selection),
-/// and records are deleted only after every write of the same round succeeded (a model moved
-/// from version 1's record must exist in its new one before the old one goes).
+/// Nothing is written before the restore has finished (it would overwrite the stored selection).
+/// Deletions go ahead after a failed write (deleting is how space is freed), except version 1's
+/// record, deleted only after every write of the round succeeded (the model moved from it must
+/// exist in its new record before the old one goes).
 #[hook]
 pub fn use_model_storage(state: &UseReducerHandle<AppState>) {
     // The revision of each record storage holds, and whether the restore has run.

@@ -154,6 +154,7 @@ impl AppState {
             WorkerOutput::ScoringFailed { id, message } => {
                 if self.scoring_job_is(&id) {
                     self.scoring = None;
+                    self.scoring_failed = Some(id);
                     self.notice = Some(message);
                 }
             }

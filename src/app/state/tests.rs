@@ -402,7 +402,17 @@ fn messages_of_a_job_the_page_dropped_change_nothing() {
     }));
     assert_eq!(state.scoring, None);
     assert!(state.notice.as_deref().unwrap().contains("offline"));
-    assert_eq!(state.evaluation_needed(10_000).as_deref(), Some("uploaded-5"));
+    assert_eq!(
+        state.evaluation_needed(10_000),
+        None,
+        "a lasting failure is not retried in a loop"
+    );
+    state.apply(Action::UseModel("uploaded-5".into()));
+    assert_eq!(
+        state.evaluation_needed(10_000).as_deref(),
+        Some("uploaded-5"),
+        "picking the model asks again"
+    );
 
     // Fine-tuning: Reset ends it; a progress message or a result that arrives later is ignored.
     let data = crate::data::Dataset {
