@@ -103,15 +103,8 @@ impl AdamW {
         let constants = self.next_constants();
         match &mut self.kind {
             Kind::Candle(opt) => {
-                let mut grads = GradStore::default();
-                let mut rest = flat;
-                for var in vars {
-                    let (mine, after) = rest.split_at(var.elem_count());
-                    rest = after;
-                    grads.insert(var.as_tensor(), Tensor::from_slice(mine, var.shape(), var.device())?);
-                }
                 opt.set_learning_rate(lr);
-                opt.step(&grads)
+                opt.step(&grad_store(vars, flat)?)
             }
             Kind::Fused(moments) => {
                 let mut rest = flat;
@@ -142,6 +135,18 @@ impl AdamW {
             lr: p.lr as f32,
         }
     }
+}
+
+/// A flat gradient (all of `vars`, in order) as the `GradStore` candle's optimisers take.
+fn grad_store(vars: &[Var], flat: &[f32]) -> Result<GradStore> {
+    let mut grads = GradStore::default();
+    let mut rest = flat;
+    for var in vars {
+        let (mine, after) = rest.split_at(var.elem_count());
+        rest = after;
+        grads.insert(var.as_tensor(), Tensor::from_slice(mine, var.shape(), var.device())?);
+    }
+    Ok(grads)
 }
 
 /// Updates `var` in place (and its moments) from its gradient `g`.
@@ -260,30 +265,10 @@ mod tests {
             if step % 2 == 0 {
                 fused.step_flat(&ours, lr, &flat).unwrap();
             } else {
-                let mut grads = GradStore::default();
-                let mut rest = &flat[..];
-                for v in &ours {
-                    let (mine, after) = rest.split_at(v.elem_count());
-                    rest = after;
-                    grads.insert(
-                        v.as_tensor(),
-                        Tensor::from_slice(mine, v.shape(), &Device::Cpu).unwrap(),
-                    );
-                }
-                fused.step(&ours, lr, &grads).unwrap();
-            }
-            let mut grads = GradStore::default();
-            let mut rest = &flat[..];
-            for v in &theirs {
-                let (mine, after) = rest.split_at(v.elem_count());
-                rest = after;
-                grads.insert(
-                    v.as_tensor(),
-                    Tensor::from_slice(mine, v.shape(), &Device::Cpu).unwrap(),
-                );
+                fused.step(&ours, lr, &grad_store(&ours, &flat).unwrap()).unwrap();
             }
             candle.set_learning_rate(lr);
-            candle.step(&grads).unwrap();
+            candle.step(&grad_store(&theirs, &flat).unwrap()).unwrap();
             assert_eq!(bits(&ours), bits(&theirs), "weights differ after step {step}");
         }
         assert_eq!(ours[0].dtype(), DType::F32);

@@ -38,6 +38,36 @@ fn snapshot(step: usize, images: usize) -> Action {
     }))
 }
 
+/// The pretrained model, then an upload (`uploaded-5`) in use.
+fn with_upload() -> AppState {
+    let mut state = with_pretrained();
+    state.apply(Action::Uploaded {
+        name: "mine.safetensors".into(),
+        bytes: weights(3),
+        now_ms: 5.0,
+    });
+    state
+}
+
+/// Two samples of every digit: enough to fine-tune.
+fn two_of_each() -> crate::data::Dataset {
+    crate::data::Dataset {
+        images: (0..20u8).flat_map(|i| vec![i; 784]).collect(),
+        labels: (0..20).map(|i| i % 10).collect(),
+    }
+}
+
+fn report() -> crate::finetune::FinetuneReport {
+    crate::finetune::FinetuneReport {
+        held_out: 10,
+        before: 0.4,
+        after: 0.8,
+        mnist_images: 1000,
+        mnist_before: 0.99,
+        mnist_after: 0.988,
+    }
+}
+
 fn ids(state: &AppState) -> Vec<String> {
     state.models.entries().map(|e| e.id.clone()).collect()
 }
@@ -81,12 +111,7 @@ fn a_bad_upload_is_an_error_and_keeps_the_model() {
 
 #[test]
 fn an_upload_is_a_new_entry_that_predicts_and_gets_scored() {
-    let mut state = with_pretrained();
-    state.apply(Action::Uploaded {
-        name: "mine.safetensors".into(),
-        bytes: weights(3),
-        now_ms: 5.0,
-    });
+    let mut state = with_upload();
     assert_eq!(ids(&state), ["uploaded-5", PRETRAINED_ID]);
     assert_eq!(state.selected.as_deref(), Some("uploaded-5"));
     assert_eq!(state.evaluation_needed(10_000).as_deref(), Some("uploaded-5"));
@@ -198,12 +223,7 @@ fn storage_restores_the_list_and_the_selection_and_names_what_it_skipped() {
 
 #[test]
 fn deleting_the_model_in_use_falls_back_to_the_pretrained_one_and_can_be_undone() {
-    let mut state = with_pretrained();
-    state.apply(Action::Uploaded {
-        name: "mine.safetensors".into(),
-        bytes: weights(3),
-        now_ms: 5.0,
-    });
+    let mut state = with_upload();
     state.apply(Action::DeleteModel("uploaded-5".into()));
     assert_eq!(state.selected.as_deref(), Some(PRETRAINED_ID));
     assert_eq!(ids(&state), [PRETRAINED_ID]);
@@ -312,11 +332,7 @@ fn finetuning_says_what_is_missing_and_files_the_tuned_model_as_a_new_entry() {
         unreachable!()
     };
     assert!(why.contains("only 0 of your digits"), "{why}");
-    // Two of every digit: enough.
-    let data = crate::data::Dataset {
-        images: (0..20u8).flat_map(|i| vec![i; 784]).collect(),
-        labels: (0..20).map(|i| i % 10).collect(),
-    };
+    let data = two_of_each();
     state.apply(Action::ImportedDigits {
         result: Ok(data),
         now_ms: 2.0,
@@ -327,14 +343,7 @@ fn finetuning_says_what_is_missing_and_files_the_tuned_model_as_a_new_entry() {
     assert!(state.finetune_requested(5.0));
     state.apply(Action::Worker(WorkerOutput::FinetuneProgress { step: 3, total: 40 }));
     assert_eq!(state.finetuning, Finetuning::Training { step: 3, total: 40 });
-    let report = crate::finetune::FinetuneReport {
-        held_out: 10,
-        before: 0.4,
-        after: 0.8,
-        mnist_images: 1000,
-        mnist_before: 0.99,
-        mnist_after: 0.988,
-    };
+    let report = report();
     state.apply(Action::Worker(WorkerOutput::Finetuned {
         base_id: PRETRAINED_ID.into(),
         report: report.clone(),
@@ -365,12 +374,7 @@ fn finetuning_says_what_is_missing_and_files_the_tuned_model_as_a_new_entry() {
 
 #[test]
 fn messages_of_a_job_the_page_dropped_change_nothing() {
-    let mut state = with_pretrained();
-    state.apply(Action::Uploaded {
-        name: "mine.safetensors".into(),
-        bytes: weights(3),
-        now_ms: 5.0,
-    });
+    let mut state = with_upload();
     state.apply(Action::ScoringRequested {
         id: "uploaded-5".into(),
         total: 10_000,
@@ -415,10 +419,7 @@ fn messages_of_a_job_the_page_dropped_change_nothing() {
     );
 
     // Fine-tuning: Reset ends it; a progress message or a result that arrives later is ignored.
-    let data = crate::data::Dataset {
-        images: (0..20u8).flat_map(|i| vec![i; 784]).collect(),
-        labels: (0..20).map(|i| i % 10).collect(),
-    };
+    let data = two_of_each();
     state.apply(Action::ImportedDigits {
         result: Ok(data),
         now_ms: 7.0,
@@ -435,14 +436,7 @@ fn messages_of_a_job_the_page_dropped_change_nothing() {
     let models = ids(&state);
     state.apply(Action::Worker(WorkerOutput::Finetuned {
         base_id: PRETRAINED_ID.into(),
-        report: crate::finetune::FinetuneReport {
-            held_out: 10,
-            before: 0.4,
-            after: 0.8,
-            mnist_images: 1000,
-            mnist_before: 0.99,
-            mnist_after: 0.988,
-        },
+        report: report(),
         weights: weights(9).to_vec(),
         samples: 20,
     }));
