@@ -116,10 +116,12 @@ pub fn Page(props: &PageProps) -> Html {
     // set of samples cancels the old scoring.
     {
         let needed = state.digits_score_needed();
-        let (predictor, data, dispatch) = (state.predictor.clone(), state.my_digits.dataset(), dispatch.clone());
+        let (handle, dispatch) = (state.clone(), dispatch.clone());
         use_effect_with(needed, move |needed| {
             let cancelled = Rc::new(std::cell::Cell::new(false));
-            if let (Some((model_id, generation)), Some(p)) = (needed.clone(), predictor) {
+            if let (Some((model_id, generation)), Some(p)) = (needed.clone(), handle.predictor.clone()) {
+                // Built here, when a score is needed, not at every render (up to 3.9 MB).
+                let data = handle.my_digits.dataset();
                 let cancelled = cancelled.clone();
                 spawn_local(async move {
                     let device = candle_core::Device::Cpu;
