@@ -7,7 +7,8 @@
 # CUDA_ERROR_NO_DEVICE, so a run against the stubs behaves as a machine without a GPU); the binary
 # records those SONAMEs as NEEDED and the dynamic loader binds the real libraries at run time:
 #   libcuda.so.1 (driver), libcublas.so.13, libcublasLt.so.13, libcurand.so.10, libnvrtc.so.13,
-#   libcudart.so.13 (the last is real: it comes with the toolkit wheels).
+#   libcudart.so.13 (the last is real: it comes with the toolkit wheels), and libcudnn.so.9 for a
+#   build with `--features cudnn` (pass it as an extra cargo argument).
 # On the GPU machine put the directories holding them on LD_LIBRARY_PATH (PyTorch's CUDA 13 wheels
 # ship all but libcuda, which comes with the driver).
 #
@@ -18,8 +19,8 @@ cd "$(dirname "$0")/.."
 source scripts/cuda-toolkit.sh
 
 stubs="$VGG_CUDA_HOME/stubs"
-if [[ ! -e "$stubs/lib/libcudart.so" ]]; then
-    registry=$(cargo metadata --format-version 1 --features cuda |
+if [[ ! -e "$stubs/lib/libcudart.so" || ! -e "$stubs/lib/libcudnn.so" ]]; then
+    registry=$(cargo metadata --format-version 1 --features cudnn |
         python3 -c 'import json,sys; print(next(p["manifest_path"] for p in json.load(sys.stdin)["packages"] if p["name"]=="cudarc"))')
     cudarc=$(dirname "$registry")/src
     scratch=$(mktemp -d)
@@ -35,6 +36,7 @@ nvrtc libnvrtc.so.13 nvrtc
 curand libcurand.so.10 curand
 cublas libcublas.so.13 cublas
 cublaslt libcublasLt.so.13 cublasLt
+cudnn libcudnn.so.9 cudnn
 EOF
     rm -rf "$scratch"
     ln -sf "$CUDA_ROOT/lib/libcudart.so.13" "$stubs/lib/libcudart.so"
@@ -42,7 +44,7 @@ fi
 # Files named by the SONAMEs too, so that a run against the stubs (a dry run on this machine:
 # LD_LIBRARY_PATH=$VGG_CUDA_HOME/stubs/lib) finds them.
 for pair in cuda:libcuda.so.1 nvrtc:libnvrtc.so.13 curand:libcurand.so.10 cublas:libcublas.so.13 \
-    cublasLt:libcublasLt.so.13; do
+    cublasLt:libcublasLt.so.13 cudnn:libcudnn.so.9; do
     ln -sf "lib${pair%%:*}.so" "$stubs/lib/${pair#*:}"
 done
 ln -sf "$CUDA_ROOT/lib/libcudart.so.13" "$stubs/lib/libcudart.so.13"

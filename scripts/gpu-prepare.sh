@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Fills .gpu/ with what scripts/gpu-run.sh needs on a GPU machine that has no Rust and no network
-# (docs/cuda.md): the CUDA build of vgg-mnist (built against stub libraries, xz-compressed, 7 MB),
+# (docs/cuda.md): the CUDA builds of vgg-mnist, without and with cuDNN (built against stub
+# libraries, xz-compressed, 7 MB each),
 # libcurand.so.10 from NVIDIA's PyPI wheel (PyTorch's newer CUDA 13 wheels no longer ship it, and
 # candle opens a cuRAND generator with every CUDA device; 41 MB compressed), and PyTorch's reference
-# script. About 46 MB in all, under the device tool's 64 MiB carry limit.
+# script. About 53 MB in all, under the device tool's 64 MiB carry limit.
 #
 # Usage: scripts/gpu-prepare.sh     Env: CUDA_COMPUTE_CAP (default 90, the H200), CARGO_TARGET_DIR
 #        (default /work/cuda-target: keeps the CUDA build apart from the CPU one), SHARED (../shared).
@@ -14,9 +15,14 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/cuda-target}
 SHARED=${SHARED:-../shared}
 CURAND_WHEEL=nvidia-curand==10.4.0.35   # CUDA 13.0's cuRAND
 
-bin=$(scripts/cuda-build-stubbed.sh | tail -1)
 mkdir -p .gpu/lib
+# Two builds: candle's CUDA backend as it is (im2col + cuBLAS convolutions, its own backward
+# kernels), and with `--features cudnn` (cuDNN's forward convolutions; PyTorch's wheels ship
+# libcudnn.so.9). Same target directory: the second build recompiles only what the feature touches.
+bin=$(scripts/cuda-build-stubbed.sh | tail -1)
 xz -T0 -c "$bin" > .gpu/vgg-mnist.xz
+bin=$(scripts/cuda-build-stubbed.sh --features cudnn | tail -1)
+xz -T0 -c "$bin" > .gpu/vgg-mnist-cudnn.xz
 cp "$SHARED/bench/torch_reference.py" .gpu/
 if [ ! -f .gpu/lib/libcurand.so.10.xz ]; then
   tmp=$(mktemp -d)

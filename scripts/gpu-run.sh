@@ -10,16 +10,18 @@
 #   2. training throughput at batch 64 and 128, ours (`bench --device cuda`, after warm-up batches
 #      that absorb the PTX JIT) and PyTorch's (`torch_reference.py --device cuda`) on the same GPU,
 #      alternating, two pairs each, with evaluation throughput;
-#   3. the seed recipe (`train --device cuda --seed 42`), 12 epochs or as many as fit;
-#   4. profiles: Nsight Compute over a few of our training steps (kernel time by kernel), and
-#      PyTorch's profiler over a few of its own.
+#      both builds of ours (plain, and `--features cudnn`) where both run;
+#   3. profiles: Nsight Systems (kernel vs API time) and Nsight Compute (time by kernel) over our
+#      steps, PyTorch's profiler over its own;
+#   4. the seed recipe (`train --device cuda --seed 42`) with the faster build, 12 epochs or as
+#      many as fit in what is left.
 # Everything it prints goes to $OUT/gpu-run.log too; JSON results and the recipe's metrics land in
 # $OUT. With DRY_RUN=1 (on a machine without a GPU, against stub libraries) it goes through every
 # step that needs no GPU and says which it skipped.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 T0=$SECONDS
-BUDGET=${BUDGET:-480}
+BUDGET=${BUDGET:-420}
 left() { echo $((BUDGET - (SECONDS - T0))); }
 OUT=${OUT:-/tmp/gpu-out}
 mkdir -p "$OUT"
@@ -46,6 +48,13 @@ elif [ -f .gpu/vgg-mnist ]; then
 fi
 chmod +x "$B" 2>/dev/null
 ls -la "$B" || { echo "no binary at $B"; exit 1; }
+# The same program built with `--features cudnn` (cuDNN's convolutions), measured beside it.
+B2=$W/vgg-mnist-cudnn
+rm -f "$B2"
+if [ -f .gpu/vgg-mnist-cudnn.xz ]; then
+  "$PY" -c "import lzma,shutil; shutil.copyfileobj(lzma.open('.gpu/vgg-mnist-cudnn.xz'), open('$B2','wb'))"
+  chmod +x "$B2"
+fi
 
 say "machine"
 timeout 30 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv || echo "nvidia-smi: not available (dry run?)"
@@ -56,7 +65,7 @@ echo "PyTorch's CUDA: ${torch_cuda:-none} (the libraries below must be CUDA 13's
 # the driver.
 site=$("$PY" -c "import site; print(site.getsitepackages()[0])" 2>/dev/null)
 dirs=()
-for l in libcublas.so.13 libcublasLt.so.13 libcurand.so.10 libnvrtc.so.13 libcudart.so.13; do
+for l in libcublas.so.13 libcublasLt.so.13 libcurand.so.10 libnvrtc.so.13 libcudart.so.13 libcudnn.so.9; do
   d=$(find "$site/nvidia" /usr/local/cuda*/lib64 /usr/lib/x86_64-linux-gnu -name "$l" 2>/dev/null | head -1 | xargs -r dirname)
   echo "$l -> ${d:-NOT FOUND}"
   [ -n "$d" ] && dirs+=("$d")
@@ -89,6 +98,19 @@ if ! timeout 60 "$B" bench --device cuda --batches 1 --warmup 0 --data-dir "$DAT
 else
   GPU=1
 fi
+# The cuDNN build runs only where it starts and answers too (libcudnn.so.9 from PyTorch's wheels).
+CUDNN=0
+if [ -x "$B2" ]; then
+  if ldd "$B2" | grep -q "not found"; then
+    echo "cuDNN build: a library is missing: $(ldd "$B2" | grep 'not found' | paste -sd' ')"
+  elif [ "$GPU" = 1 ] && ! timeout 60 "$B2" bench --device cuda --batches 1 --warmup 0 --data-dir "$DATA" >/dev/null 2>"$W/probe2.err"; then
+    echo "cuDNN build: no run: $(head -3 "$W/probe2.err")"
+  elif [ "$GPU" = 1 ]; then
+    CUDNN=1
+    echo "cuDNN build: answers"
+  fi
+fi
+rm -f "$OUT"/bench-ours-cudnn.jsonl
 
 say "throughput, ours vs PyTorch, same GPU, alternating (2 pairs per batch size)"
 # Each run is skipped once the budget is spent, and no run may outlast what is left of it.
@@ -97,12 +119,16 @@ for bs in 64 128; do
   for pair in 1 2; do
     if [ "$(left)" -lt 150 ]; then echo "budget: skipping batch $bs pair $pair"; continue; fi
     if [ "$GPU" = 1 ]; then
-      timeout "$(cap 90)" "$B" bench --device cuda --widths 32 64 --batch-size "$bs" --batches 600 --warmup 40 \
+      timeout "$(cap 90)" "$B" bench --device cuda --widths 32 64 --batch-size "$bs" --batches 400 --warmup 40 \
         --data-dir "$DATA" | grep '^{' | tail -1 | tee -a "$OUT/bench-ours.jsonl"
+    fi
+    if [ "$CUDNN" = 1 ]; then
+      timeout "$(cap 90)" "$B2" bench --device cuda --widths 32 64 --batch-size "$bs" --batches 400 --warmup 40 \
+        --data-dir "$DATA" | grep '^{' | tail -1 | tee -a "$OUT/bench-ours-cudnn.jsonl"
     fi
     if [ -f "$TORCH_REF" ]; then
       timeout "$(cap 90)" "$PY" "$TORCH_REF" --device "$([ "$GPU" = 1 ] && echo cuda || echo cpu)" --widths 32 64 \
-        --batch-size "$bs" --batches "$([ "$GPU" = 1 ] && echo 600 || echo 20)" --data-dir "$DATA" 2>&1 |
+        --batch-size "$bs" --batches "$([ "$GPU" = 1 ] && echo 400 || echo 20)" --data-dir "$DATA" 2>&1 |
         grep '^{' | tail -1 | tee -a "$OUT/bench-torch.jsonl"
     else
       echo "no $TORCH_REF: copy ../shared/bench/torch_reference.py to .gpu/ before the run"
@@ -115,44 +141,33 @@ out = sys.argv[1]
 def load(name):
     path = os.path.join(out, name)
     return [json.loads(l) for l in open(path) if l.strip().startswith("{")] if os.path.exists(path) else []
-ours, torch = load("bench-ours.jsonl"), load("bench-torch.jsonl")
-for bs in (64, 128):
-    o = [r for r in ours if r.get("batch_size") == bs]
-    t = [r for r in torch if r.get("batch_size") == bs]
-    for key in ("train_images_per_second", "eval_images_per_second"):
-        if o and t:
-            mo, mt = statistics.median(r[key] for r in o), statistics.median(r[key] for r in t)
-            print(f"batch {bs} {key}: ours {mo:.0f} / pytorch {mt:.0f} = {mo / mt:.2f}x (medians of {len(o)} and {len(t)} runs)")
+torch = load("bench-torch.jsonl")
+for name, ours in (("ours", load("bench-ours.jsonl")), ("ours+cudnn", load("bench-ours-cudnn.jsonl"))):
+    for bs in (64, 128):
+        o = [r for r in ours if r.get("batch_size") == bs]
+        t = [r for r in torch if r.get("batch_size") == bs]
+        for key in ("train_images_per_second", "eval_images_per_second"):
+            if o and t:
+                mo, mt = statistics.median(r[key] for r in o), statistics.median(r[key] for r in t)
+                print(f"batch {bs} {key}: {name} {mo:.0f} / pytorch {mt:.0f} = {mo / mt:.2f}x (medians of {len(o)} and {len(t)} runs)")
 PY
-
-say "the seed recipe on the GPU"
-if [ "$GPU" = 1 ]; then
-  epochs=$("$PY" - "$OUT" "$(left)" <<'PY'
-import json, sys, os
-out, left = sys.argv[1], float(sys.argv[2])
-rows = [json.loads(l) for l in open(os.path.join(out, "bench-ours.jsonl")) if l.strip().startswith("{")]
-rate = [r for r in rows if r["batch_size"] == 64] or rows
-# The recipe trains at batch 128 with augmentation (host-side work), so allow for half the bench rate.
-ips = max(min(r["train_images_per_second"] for r in rate) / 2, 1.0)
-ev = max(min(r["eval_images_per_second"] for r in rate) / 2, 1.0)
-per = 60000 / ips + 10000 / ev
-print(max(0, min(12, int((left - 100) / (1.15 * per)))))
-PY
-)
-  echo "epochs that fit: $epochs of 12 ($(left) s left)"
-  if [ "${epochs:-0}" -gt 0 ]; then
-    timeout $(( $(left) > 60 ? $(left) - 40 : 20 )) "$B" train --device cuda --seed 42 --epochs "$epochs" \
-      --data-dir "$DATA" --out "$W/recipe" --quiet 2>&1 | tail -25 | tee "$OUT/recipe.log"
-    for f in metrics.json training_curves.png confusion_matrix.png model.safetensors; do cp "$W/recipe/$f" "$OUT/recipe-$f" 2>/dev/null; done
-  fi
-else
-  echo "DRY_RUN: skipped (no GPU)"
-fi
 
 say "profiles"
+if [ "$GPU" = 1 ] && command -v nsys >/dev/null && [ "$(left)" -gt 60 ]; then
+  # Nsight Systems: kernel time against CUDA API time over a whole bench run (is the GPU busy, or
+  # waiting for the host to launch?).
+  timeout "$(cap 50)" nsys profile --stats=true --force-overwrite true -o "$W/nsys" \
+    "$B" bench --device cuda --batches 100 --warmup 20 --data-dir "$DATA" > "$W/nsys.txt" 2>&1
+  grep -A 14 -E "cuda_api_sum|cuda_gpu_kern_sum" "$W/nsys.txt" | cut -c1-200 | tee "$OUT/profile-ours-nsys.txt"
+else
+  echo "nsys: skipped (no GPU, no nsys, or no time left)"
+fi
 if [ "$GPU" = 1 ] && command -v ncu >/dev/null && [ "$(left)" -gt 60 ]; then
-  timeout "$(cap 90)" ncu --csv --print-units base --print-summary per-kernel --launch-skip 200 --launch-count 300 \
-    "$B" bench --device cuda --batches 20 --warmup 10 --data-dir "$DATA" > "$W/ncu.csv" 2>"$W/ncu.err"
+  # Only the duration metric: one pass per kernel, so 2,000 launches (several training steps, after
+  # 10 warm-up ones) take seconds, not minutes.
+  timeout "$(cap 50)" ncu --csv --print-units base --print-summary per-kernel --metrics gpu__time_duration.sum \
+    --launch-skip 3000 --launch-count 1500 \
+    "$B" bench --device cuda --batches 30 --warmup 10 --data-dir "$DATA" > "$W/ncu.csv" 2>"$W/ncu.err"
   # Cloud GPUs may refuse the counters (ERR_NVGPUCTRPERM): the reason comes back.
   cp "$W/ncu.err" "$OUT/ncu.err" 2>/dev/null
   "$PY" - "$W/ncu.csv" <<'PY' | tee "$OUT/profile-ours.txt"
@@ -168,9 +183,11 @@ except ValueError:
     print("ncu columns:", head[:12]); sys.exit()
 total = collections.Counter()
 for r in rows:
-    if r[m] == "Duration":
+    if r[m] in ("Duration", "gpu__time_duration.sum"):
         total[r[k][:90]] += float(r[v].replace(",", "")) * (float(r[n]) if n is not None else 1)
 s = sum(total.values()) or 1
+count = sum(float(r[n]) for r in rows if n is not None and r[m] in ("Duration", "gpu__time_duration.sum"))
+print(f"{count:.0f} launches, {s / 1e6:.2f} ms of kernel time in all ({s / max(count, 1) / 1e3:.1f} us per launch)")
 for name, t in total.most_common(15):
     print(f"{100 * t / s:5.1f} %  {name}")
 PY
@@ -205,6 +222,39 @@ PY
 else
   echo "PyTorch profiler: skipped"
 fi
+say "the seed recipe on the GPU"
+if [ "$GPU" = 1 ]; then
+  epochs=$("$PY" - "$OUT" "$(left)" <<'PY'
+import json, sys, os
+out, left = sys.argv[1], float(sys.argv[2])
+def load(name):
+    path = os.path.join(out, name)
+    return [json.loads(l) for l in open(path) if l.strip().startswith("{")] if os.path.exists(path) else []
+# The faster build trains the recipe (batch 128); the other is named in the log.
+builds = {"plain": load("bench-ours.jsonl"), "cudnn": load("bench-ours-cudnn.jsonl")}
+speed = lambda rows: min([r["train_images_per_second"] for r in rows if r["batch_size"] == 128] or [0])
+name = max(builds, key=lambda b: speed(builds[b]))
+rows = builds[name]
+rate = [r for r in rows if r["batch_size"] == 128] or rows
+# The recipe trains at batch 128 with augmentation (host-side work), so allow for half the bench rate.
+ips = max(min(r["train_images_per_second"] for r in rate) / 2, 1.0)
+ev = max(min(r["eval_images_per_second"] for r in rate) / 2, 1.0)
+per = 60000 / ips + 10000 / ev
+print(max(0, min(12, int((left - 20) / (1.15 * per)))), name)
+PY
+)
+  read -r epochs build <<<"$epochs"
+  RB=$B; [ "$build" = cudnn ] && RB=$B2
+  echo "epochs that fit: $epochs of 12 ($(left) s left), with the $build build"
+  if [ "${epochs:-0}" -gt 0 ]; then
+    timeout $(( $(left) > 60 ? $(left) - 40 : 20 )) "$RB" train --device cuda --seed 42 --epochs "$epochs" \
+      --data-dir "$DATA" --out "$W/recipe" --quiet 2>&1 | tail -25 | tee "$OUT/recipe.log"
+    for f in metrics.json training_curves.png confusion_matrix.png model.safetensors; do cp "$W/recipe/$f" "$OUT/recipe-$f" 2>/dev/null; done
+  fi
+else
+  echo "DRY_RUN: skipped (no GPU)"
+fi
+
 timeout 30 nvidia-smi --query-gpu=name,utilization.gpu,memory.used --format=csv 2>/dev/null
 say "done"
 ls -la "$OUT"
