@@ -39,22 +39,18 @@ TORCH_REF=./.gpu/torch_reference.py
 DATA=www/data
 
 say "binary"
-# The binary travels xz-compressed (54 MB stripped, mostly candle's PTX).
-rm -f "$B"
-if [ -f .gpu/vgg-mnist.xz ]; then
-  "$PY" -c "import lzma,shutil; shutil.copyfileobj(lzma.open('.gpu/vgg-mnist.xz'), open('$B','wb'))"
+B2=$W/vgg-mnist-cudnn
+rm -f "$B" "$B2"
+# Both builds travel in one xz stream (docs/cuda.md).
+if [ -f .gpu/vgg-mnist.tar.xz ]; then
+  "$PY" -c "import tarfile,sys; tarfile.open(sys.argv[1], 'r:xz').extractall(sys.argv[2])" .gpu/vgg-mnist.tar.xz "$W"
 elif [ -f .gpu/vgg-mnist ]; then
   cp .gpu/vgg-mnist "$B"
 fi
-chmod +x "$B" 2>/dev/null
+chmod +x "$B" "$B2" 2>/dev/null
 ls -la "$B" || { echo "no binary at $B"; exit 1; }
 # The same program built with `--features cudnn` (cuDNN's convolutions), measured beside it.
-B2=$W/vgg-mnist-cudnn
-rm -f "$B2"
-if [ -f .gpu/vgg-mnist-cudnn.xz ]; then
-  "$PY" -c "import lzma,shutil; shutil.copyfileobj(lzma.open('.gpu/vgg-mnist-cudnn.xz'), open('$B2','wb'))"
-  chmod +x "$B2"
-fi
+ls -la "$B2" 2>/dev/null
 
 say "machine"
 timeout 30 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv || echo "nvidia-smi: not available (dry run?)"
