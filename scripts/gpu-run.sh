@@ -10,11 +10,11 @@
 #   2. training throughput at batch 64 and 128, ours (`bench --device cuda`, after warm-up batches
 #      that absorb the PTX JIT) and PyTorch's (`torch_reference.py --device cuda`) on the same GPU,
 #      alternating, two pairs each, with evaluation throughput;
-#      both builds of ours (plain, and `--features cudnn`) where both run;
+#      and an older build of ours beside it where one was carried (BASE_BIN in gpu-prepare.sh);
 #   3. profiles: Nsight Systems (kernel vs API time) and Nsight Compute (time by kernel) over our
 #      steps, PyTorch's profiler over its own;
-#   4. the seed recipe (`train --device cuda --seed 42`) with the faster build, 12 epochs or as
-#      many as fit in what is left.
+#   4. the seed recipe (`train --device cuda --seed 42`), 12 epochs or as many as fit in what is
+#      left.
 # Everything it prints goes to $OUT/gpu-run.log too; JSON results and the recipe's metrics land in
 # $OUT. With DRY_RUN=1 (on a machine without a GPU, against stub libraries) it goes through every
 # step that needs no GPU and says which it skipped.
@@ -39,18 +39,19 @@ TORCH_REF=./.gpu/torch_reference.py
 DATA=www/data
 
 say "binary"
-B2=$W/vgg-mnist-cudnn
-rm -f "$B" "$B2"
-# Both builds travel in one xz stream (docs/cuda.md).
+B2=$W/vgg-mnist-base
+T=$W/vgg-mnist-tests
+rm -f "$B" "$B2" "$T"
+# The builds travel in one xz stream (docs/cuda.md).
 if [ -f .gpu/vgg-mnist.tar.xz ]; then
   "$PY" -c "import tarfile,sys; tarfile.open(sys.argv[1], 'r:xz').extractall(sys.argv[2])" .gpu/vgg-mnist.tar.xz "$W"
 elif [ -f .gpu/vgg-mnist ]; then
   cp .gpu/vgg-mnist "$B"
 fi
-chmod +x "$B" "$B2" 2>/dev/null
+chmod +x "$B" "$B2" "$T" 2>/dev/null
 ls -la "$B" || { echo "no binary at $B"; exit 1; }
-# The same program built with `--features cudnn` (cuDNN's convolutions), measured beside it.
-ls -la "$B2" 2>/dev/null
+# An older build, measured beside this one, and the unit tests.
+ls -la "$B2" "$T" 2>/dev/null
 
 say "machine"
 timeout 30 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv || echo "nvidia-smi: not available (dry run?)"
@@ -61,7 +62,7 @@ echo "PyTorch's CUDA: ${torch_cuda:-none} (the libraries below must be CUDA 13's
 # the driver.
 site=$("$PY" -c "import site; print(site.getsitepackages()[0])" 2>/dev/null)
 dirs=()
-for l in libcublas.so.13 libcublasLt.so.13 libcurand.so.10 libnvrtc.so.13 libcudart.so.13 libcudnn.so.9; do
+for l in libcublas.so.13 libcublasLt.so.13 libcurand.so.10 libnvrtc.so.13 libcudart.so.13; do
   d=$(find "$site/nvidia" /usr/local/cuda*/lib64 /usr/lib/x86_64-linux-gnu -name "$l" 2>/dev/null | head -1 | xargs -r dirname)
   echo "$l -> ${d:-NOT FOUND}"
   [ -n "$d" ] && dirs+=("$d")
@@ -94,19 +95,24 @@ if ! timeout 60 "$B" bench --device cuda --batches 1 --warmup 0 --data-dir "$DAT
 else
   GPU=1
 fi
-# The cuDNN build runs only where it starts and answers too (libcudnn.so.9 from PyTorch's wheels).
-CUDNN=0
-if [ -x "$B2" ]; then
-  if ldd "$B2" | grep -q "not found"; then
-    echo "cuDNN build: a library is missing: $(ldd "$B2" | grep 'not found' | paste -sd' ')"
-  elif [ "$GPU" = 1 ] && ! timeout 60 "$B2" bench --device cuda --batches 1 --warmup 0 --data-dir "$DATA" >/dev/null 2>"$W/probe2.err"; then
-    echo "cuDNN build: no run: $(head -3 "$W/probe2.err")"
-  elif [ "$GPU" = 1 ]; then
-    CUDNN=1
-    echo "cuDNN build: answers"
+# The older build runs only where it starts and answers too.
+BASE=0
+if [ -x "$B2" ] && [ "$GPU" = 1 ]; then
+  if timeout 60 "$B2" bench --device cuda --batches 1 --warmup 0 --data-dir "$DATA" >/dev/null 2>"$W/probe2.err"; then
+    BASE=1
+    echo "base build: answers"
+  else
+    echo "base build: no run: $(head -3 "$W/probe2.err")"
   fi
 fi
-rm -f "$OUT"/bench-ours-cudnn.jsonl
+rm -f "$OUT"/bench-ours-base.jsonl
+
+say "the CUDA unit tests (our kernels on the GPU against the CPU)"
+if [ -x "$T" ] && [ "$GPU" = 1 ]; then
+  timeout 120 "$T" cuda --test-threads 1 2>&1 | tail -20 | tee "$OUT/cuda-tests.log"
+else
+  echo "skipped (no test binary, or no GPU)"
+fi
 
 say "throughput, ours vs PyTorch, same GPU, alternating (2 pairs per batch size)"
 # Each run is skipped once the budget is spent, and no run may outlast what is left of it.
@@ -118,9 +124,9 @@ for bs in 64 128; do
       timeout "$(cap 90)" "$B" bench --device cuda --widths 32 64 --batch-size "$bs" --batches 400 --warmup 40 \
         --data-dir "$DATA" | grep '^{' | tail -1 | tee -a "$OUT/bench-ours.jsonl"
     fi
-    if [ "$CUDNN" = 1 ]; then
+    if [ "$BASE" = 1 ]; then
       timeout "$(cap 90)" "$B2" bench --device cuda --widths 32 64 --batch-size "$bs" --batches 400 --warmup 40 \
-        --data-dir "$DATA" | grep '^{' | tail -1 | tee -a "$OUT/bench-ours-cudnn.jsonl"
+        --data-dir "$DATA" | grep '^{' | tail -1 | tee -a "$OUT/bench-ours-base.jsonl"
     fi
     if [ -f "$TORCH_REF" ]; then
       timeout "$(cap 90)" "$PY" "$TORCH_REF" --device "$([ "$GPU" = 1 ] && echo cuda || echo cpu)" --widths 32 64 \
@@ -138,7 +144,7 @@ def load(name):
     path = os.path.join(out, name)
     return [json.loads(l) for l in open(path) if l.strip().startswith("{")] if os.path.exists(path) else []
 torch = load("bench-torch.jsonl")
-for name, ours in (("ours", load("bench-ours.jsonl")), ("ours+cudnn", load("bench-ours-cudnn.jsonl"))):
+for name, ours in (("ours", load("bench-ours.jsonl")), ("base build", load("bench-ours-base.jsonl"))):
     for bs in (64, 128):
         o = [r for r in ours if r.get("batch_size") == bs]
         t = [r for r in torch if r.get("batch_size") == bs]
@@ -226,25 +232,19 @@ out, left = sys.argv[1], float(sys.argv[2])
 def load(name):
     path = os.path.join(out, name)
     return [json.loads(l) for l in open(path) if l.strip().startswith("{")] if os.path.exists(path) else []
-# The faster build trains the recipe (batch 128); the other is named in the log.
-builds = {"plain": load("bench-ours.jsonl"), "cudnn": load("bench-ours-cudnn.jsonl")}
-speed = lambda rows: min([r["train_images_per_second"] for r in rows if r["batch_size"] == 128] or [0])
-name = max(builds, key=lambda b: speed(builds[b]))
-rows = builds[name]
+rows = load("bench-ours.jsonl")
 rate = [r for r in rows if r["batch_size"] == 128] or rows
 # The recipe trains at batch 128 with augmentation (host-side work), so allow for half the bench rate.
 ips = max(min(r["train_images_per_second"] for r in rate) / 2, 1.0)
 ev = max(min(r["eval_images_per_second"] for r in rate) / 2, 1.0)
 per = 60000 / ips + 10000 / ev
-print(max(0, min(12, int((left - 20) / (1.15 * per)))), name)
+print(max(0, min(12, int((left - 20) / (1.15 * per)))))
 PY
 )
-  read -r epochs build <<<"$epochs"
-  RB=$B; [ "$build" = cudnn ] && RB=$B2
-  echo "epochs that fit: $epochs of 12 ($(left) s left), with the $build build"
+  echo "epochs that fit: $epochs of 12 ($(left) s left)"
   if [ "${epochs:-0}" -gt 0 ]; then
-    timeout $(( $(left) > 60 ? $(left) - 40 : 20 )) "$RB" train --device cuda --seed 42 --epochs "$epochs" \
-      --data-dir "$DATA" --out "$W/recipe" --quiet 2>&1 | tail -25 | tee "$OUT/recipe.log"
+    timeout $(( $(left) > 60 ? $(left) - 40 : 20 )) "$B" train --device cuda --seed 42 --epochs "$epochs" \
+      --data-dir "$DATA" --out "$W/recipe" --quiet 2>&1 | tail -60 | tee "$OUT/recipe.log"
     for f in metrics.json training_curves.png confusion_matrix.png model.safetensors; do cp "$W/recipe/$f" "$OUT/recipe-$f" 2>/dev/null; done
   fi
 else
@@ -253,6 +253,8 @@ fi
 
 timeout 30 nvidia-smi --query-gpu=name,utilization.gpu,memory.used --format=csv 2>/dev/null
 say "done"
+# The device tool brings back only a few files: everything but this log goes in one archive.
+(cd "$OUT" && ls | grep -v -e '^gpu-run.log$' -e '^results.tar.gz$' | tar -czf results.tar.gz -T - --remove-files)
 ls -la "$OUT"
 # Let tee write the log's last lines before the machine goes.
 exec >&- 2>&-

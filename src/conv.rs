@@ -5,7 +5,10 @@
 //! and wasm) it uses the project's own fused im2col + gemm kernels ([`crate::kernels`]): a whole
 //! block (its convs and max-pool) as one op for training and prediction, and one op per layer
 //! where the layers' outputs are wanted on their own ([`Conv3x3::forward_relu`]). Elsewhere (CUDA)
-//! it uses candle's `conv2d`, bias add, ReLU and `max_pool2d`. Both compute the same function (the
+//! a layer is the weights times the column matrix ([`crate::kernels::conv3x3_relu_by_columns`]:
+//! one batched cuBLAS product, then candle's bias add and ReLU), whose gradients are two products
+//! and one gather (candle's own `conv2d` backward was half of the GPU's time), and the pool is
+//! the kernels' op on CUDA too. Both compute the same function with the same gradients (the
 //! kernels' tests check this).
 
 use candle_core::{bail, Result, Tensor};
@@ -45,24 +48,18 @@ impl Conv3x3 {
         if xs.device().is_cpu() {
             return crate::kernels::conv3x3_relu(xs, &self.weight, &self.bias);
         }
-        // CUDA: candle's ops.
-        let ys = xs.conv2d(&self.weight, 1, 1, 1, 1)?; // (B, C_out, H, W)
-        let c_out = self.bias.dim(0)?;
-        ys.broadcast_add(&self.bias.reshape((1, c_out, 1, 1))?)?.relu()
+        crate::kernels::conv3x3_relu_by_columns(xs, &self.weight, &self.bias)
     }
 }
 
 /// The block's 2x2 max-pool on its own (stride 2), for where the layers' outputs are wanted one
-/// by one: on the CPU the kernels' op (its gradient goes whole to each window's first maximum),
-/// elsewhere candle's `max_pool2d`.
+/// by one, and for the CUDA block: the kernels' op (its gradient goes whole to each window's
+/// first maximum).
 ///
 /// # Shapes
 /// `xs`: `(B, C, H, W)` → `(B, C, H/2, W/2)`.
 pub fn max_pool2x2(xs: &Tensor) -> Result<Tensor> {
-    if xs.device().is_cpu() {
-        return crate::kernels::max_pool2x2(xs);
-    }
-    xs.max_pool2d(2)
+    crate::kernels::max_pool2x2(xs)
 }
 
 /// A VGG block: `convs` in turn (each with its ReLU), then a 2x2 max-pool.
@@ -86,5 +83,5 @@ pub fn block_forward(convs: &[Conv3x3], xs: &Tensor) -> Result<Tensor> {
     for conv in convs {
         xs = conv.forward_relu(&xs)?; // (B, C_out, H, W)
     }
-    xs.max_pool2d(2)
+    max_pool2x2(&xs)
 }

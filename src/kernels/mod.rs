@@ -1,6 +1,9 @@
 //! CPU kernels for the model's hot spots: a fused 3x3 convolution (padding 1, stride 1) + bias +
 //! ReLU built on im2col + gemm, 2x2 max-pooling, and a whole VGG block (its convs and pool) as
 //! one op ([`conv_block`], what the model uses); forward and backward, as candle custom ops.
+//! Besides them, [`conv3x3_relu_by_columns`] and the ops it is built from, [`im2col3x3`] and its
+//! adjoint [`col2im3x3`], run on the CPU and on CUDA: the model's convolutions on a GPU
+//! (`columns` says why).
 //!
 //! Contract: [`conv3x3_relu`] computes exactly what candle's
 //! `relu(x.conv2d(w, 1, 1, 1, 1) + bias)` computes (to float rounding), with gradients for the
@@ -21,9 +24,12 @@
 //! ```
 
 mod block_op;
+mod columns;
 mod conv_op;
 mod im2col;
 mod matmul;
+#[cfg(feature = "cuda")]
+pub(crate) mod nvrtc;
 mod pool;
 mod recycle;
 #[cfg(test)]
@@ -32,6 +38,8 @@ mod tests;
 use std::cell::RefCell;
 
 use candle_core::{bail, CpuStorage, CustomOp3, DType, Layout, Result, Tensor};
+
+pub use columns::{col2im3x3, conv3x3_relu_by_columns, im2col3x3};
 
 /// `relu(conv3x3(xs, weight) + bias)` with padding 1 and stride 1, on the CPU.
 ///
@@ -151,17 +159,18 @@ fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
     })
 }
 
-/// `max_pool2d(2)` on the CPU, with a one-pass backward (the `pool` module says how ties differ
-/// from candle's).
+/// `max_pool2d(2)` on the CPU or CUDA, with a one-pass backward (the `pool` module says how
+/// ties differ from candle's).
 ///
 /// # Shapes
 /// `xs`: `(B, C, H, W)` → `(B, C, H/2, W/2)`.
 ///
 /// # Errors
-/// If `xs` is not an f32 CPU tensor of rank 4 with sides of at least 2.
+/// If `xs` is not an f32 tensor on the CPU (or CUDA) of rank 4 with sides of at least 2.
 pub fn max_pool2x2(xs: &Tensor) -> Result<Tensor> {
-    if !xs.device().is_cpu() || xs.dtype() != DType::F32 {
-        bail!("max_pool2x2: needs an f32 CPU tensor")
+    let device_ok = xs.device().is_cpu() || (cfg!(feature = "cuda") && xs.device().is_cuda());
+    if !device_ok || xs.dtype() != DType::F32 {
+        bail!("max_pool2x2: needs an f32 tensor on the CPU (or CUDA)")
     }
     xs.contiguous()?.apply_op1(pool::MaxPool2x2)
 }

@@ -5,6 +5,8 @@
 //! pool at about a tenth of a training step. Here the backward is one pass that routes each
 //! window's gradient to its maximum.
 //!
+//! Both run on the CPU and (with the `cuda` feature) on CUDA.
+//!
 //! Contract: the forward equals candle's `max_pool2d(2)` on `(B, C, H, W)` → `(B, C, H/2, W/2)`
 //! (odd edges dropped). The backward is the true derivative, as in PyTorch: each window's whole
 //! gradient goes to its first maximum. Candle's backward (0.11.1) differs: it multiplies by the
@@ -63,6 +65,14 @@ impl CustomOp1 for MaxPool2x2 {
         Ok((CpuStorage::F32(y), Shape::from((d[0], d[1], oh, ow))))
     }
 
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(&self, s: &candle_core::CudaStorage, l: &Layout) -> Result<(candle_core::CudaStorage, Shape)> {
+        let (planes, h, w, oh, ow) = dims(l, self.name())?;
+        let y = cuda::launch(cuda::POOL, &[(s, l)], planes, (h, w), planes * oh * ow)?;
+        let d = l.dims();
+        Ok((y, Shape::from((d[0], d[1], oh, ow))))
+    }
+
     fn bwd(&self, x: &Tensor, res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         Ok(Some(x.apply_op3_no_bwd(res, &grad.contiguous()?, &MaxPool2x2Grad)?))
     }
@@ -114,6 +124,127 @@ impl CustomOp3 for MaxPool2x2Grad {
         // SAFETY: `route_plane` writes every element of every plane of every image.
         unsafe { dx.set_len(len) };
         Ok((CpuStorage::F32(dx), l1.shape().clone()))
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s1: &candle_core::CudaStorage,
+        l1: &Layout,
+        s2: &candle_core::CudaStorage,
+        l2: &Layout,
+        s3: &candle_core::CudaStorage,
+        l3: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        let (planes, h, w, oh, ow) = dims(l1, self.name())?;
+        let d = l1.dims();
+        if l2.dims() != [d[0], d[1], oh, ow] || l3.dims() != l2.dims() {
+            bail!(
+                "{}: pooled {:?} and gradient {:?} do not fit input {d:?}",
+                self.name(),
+                l2.dims(),
+                l3.dims()
+            )
+        }
+        let dx = cuda::launch(
+            cuda::POOL_GRAD,
+            &[(s1, l1), (s2, l2), (s3, l3)],
+            planes,
+            (h, w),
+            planes * h * w,
+        )?;
+        Ok((dx, l1.shape().clone()))
+    }
+}
+
+/// The same two ops on CUDA, one block per plane. The forward folds each window in candle's
+/// order; the backward gives each input element its window's gradient when it is the window's
+/// first maximum (or the first element, for a NaN maximum), as `route_row` does: every element
+/// is written, so outputs need no zeroing.
+#[cfg(feature = "cuda")]
+mod cuda {
+    use candle_core::cuda_backend::cudarc::driver::{LaunchConfig, PushKernelArg};
+    use candle_core::cuda_backend::WrapErr;
+    use candle_core::{bail, CudaStorage, Layout, Result};
+
+    pub(super) const POOL: &str = "vgg_pool2x2";
+    pub(super) const POOL_GRAD: &str = "vgg_pool2x2_grad";
+
+    const SOURCE: &str = r#"
+__device__ float first_max(float a, float b) { return b > a ? b : a; }
+
+extern "C" __global__ void vgg_pool2x2(const float *x, float *y, int h, int w) {
+    const int oh = h / 2, ow = w / 2;
+    const float *p = x + (size_t)blockIdx.x * h * w;
+    float *o = y + (size_t)blockIdx.x * oh * ow;
+    for (int i = threadIdx.x; i < oh * ow; i += blockDim.x) {
+        const float *r0 = p + 2 * (i / ow) * w + 2 * (i % ow), *r1 = r0 + w;
+        o[i] = first_max(first_max(first_max(r0[0], r0[1]), r1[0]), r1[1]);
+    }
+}
+
+extern "C" __global__ void vgg_pool2x2_grad(const float *x, const float *y, const float *dy, float *dx, int h, int w) {
+    const int oh = h / 2, ow = w / 2;
+    const float *p = x + (size_t)blockIdx.x * h * w;
+    const float *m_plane = y + (size_t)blockIdx.x * oh * ow, *g_plane = dy + (size_t)blockIdx.x * oh * ow;
+    float *d = dx + (size_t)blockIdx.x * h * w;
+    for (int j = threadIdx.x; j < h * w; j += blockDim.x) {
+        const int yy = j / w, xx = j % w, oy = yy / 2, ox = xx / 2;
+        if (oy >= oh || ox >= ow) { d[j] = 0.0f; continue; }
+        const float *r0 = p + 2 * oy * w + 2 * ox, *r1 = r0 + w;
+        const float m = m_plane[oy * ow + ox];
+        const float v[4] = {r0[0], r0[1], r1[0], r1[1]};
+        int first = 0;
+        if (m == m) { while (first < 3 && v[first] != m) ++first; }
+        d[j] = (first == (yy % 2) * 2 + (xx % 2)) ? g_plane[oy * ow + ox] : 0.0f;
+    }
+}
+"#;
+
+    /// Runs kernel `name` on `inputs` (contiguous f32), one block per plane of `h × w`, into a
+    /// new buffer of `out_len` floats.
+    pub(super) fn launch(
+        name: &str,
+        inputs: &[(&CudaStorage, &Layout)],
+        planes: usize,
+        (h, w): (usize, usize),
+        out_len: usize,
+    ) -> Result<CudaStorage> {
+        let dev = inputs[0].0.device.clone();
+        let mut views = Vec::with_capacity(inputs.len());
+        for (s, l) in inputs {
+            let Some((start, end)) = l.contiguous_offsets() else {
+                bail!("{name}: expected contiguous tensors")
+            };
+            views.push(s.as_cuda_slice::<f32>()?.slice(start..end));
+        }
+        let func = crate::kernels::nvrtc::function(&dev, "vgg_mnist_pool", SOURCE, name)?;
+        // SAFETY: every element is written by the kernel before it is read.
+        let out = unsafe { dev.alloc::<f32>(out_len)? };
+        let (h, w) = (h as i32, w as i32);
+        let cfg = LaunchConfig {
+            grid_dim: (planes as u32, 1, 1),
+            block_dim: (256, 1, 1),
+            shared_mem_bytes: 0,
+        };
+        let stream = dev.cuda_stream();
+        let mut b = stream.launch_builder(&func);
+        for v in &views {
+            b.arg(v);
+        }
+        b.arg(&out);
+        b.arg(&h);
+        b.arg(&w);
+        // SAFETY: the arguments match the kernels' signatures; the callers checked the shapes,
+        // so each input holds `planes` planes.
+        unsafe { b.launch(cfg) }.w()?;
+        Ok(CudaStorage::wrap_cuda_slice(out, dev))
+    }
+
+    #[test]
+    fn the_kernels_compile() {
+        let ptx = crate::kernels::nvrtc::ptx("vgg_mnist_pool", SOURCE).unwrap();
+        assert!(ptx.contains(".entry vgg_pool2x2") && ptx.contains(".entry vgg_pool2x2_grad"));
     }
 }
 

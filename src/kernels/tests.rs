@@ -9,7 +9,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::matmul::{matmul, Mat};
-use super::{conv3x3_relu, conv_block, max_pool2x2};
+use super::{col2im3x3, conv3x3_relu, conv3x3_relu_by_columns, conv_block, im2col3x3, max_pool2x2};
 
 // On wasm32 the same tests run in headless Chromium (scripts/test-browser.sh), where `matmul`
 // uses the simd128 kernels, once per worker build (with and without `relaxed-simd`).
@@ -49,9 +49,15 @@ fn reference(xs: &Tensor, w: &Tensor, b: &Tensor) -> Tensor {
         .unwrap()
 }
 
+type Conv = fn(&Tensor, &Tensor, &Tensor) -> candle_core::Result<Tensor>;
+
 /// Checks the forward pass and the gradients of `sum(y * r)` for a random `r`, which makes
 /// every output element's gradient different.
 fn check(batch: usize, c_in: usize, c_out: usize, side: usize, seed: u64) {
+    check_conv(conv3x3_relu, batch, c_in, c_out, side, seed)
+}
+
+fn check_conv(conv: Conv, batch: usize, c_in: usize, c_out: usize, side: usize, seed: u64) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let what = format!("B={batch} C_in={c_in} C_out={c_out} side={side}");
     let x = Var::from_tensor(&random(&mut rng, &[batch, c_in, side, side])).unwrap();
@@ -59,7 +65,7 @@ fn check(batch: usize, c_in: usize, c_out: usize, side: usize, seed: u64) {
     let b = Var::from_tensor(&random(&mut rng, &[c_out])).unwrap();
     let r = random(&mut rng, &[batch, c_out, side, side]);
 
-    let ours = conv3x3_relu(&x, &w, &b).unwrap();
+    let ours = conv(&x, &w, &b).unwrap();
     let theirs = reference(&x, &w, &b);
     assert_close(&format!("{what} forward"), &ours, &theirs);
 
@@ -85,6 +91,143 @@ fn matches_candle_inner_layer_shapes() {
     check(1, 3, 5, 7, 4);
     check(3, 8, 32, 7, 5);
     check(3, 32, 16, 14, 6);
+}
+
+/// The GPU's formulation (columns × weights), checked on the CPU: forward and every gradient.
+#[test]
+fn columns_conv_matches_candle() {
+    check_conv(conv3x3_relu_by_columns, 1, 1, 5, 28, 11);
+    check_conv(conv3x3_relu_by_columns, 3, 8, 16, 14, 12);
+    check_conv(conv3x3_relu_by_columns, 2, 3, 5, 7, 13);
+    let mut rng = ChaCha8Rng::seed_from_u64(14);
+    let x = random(&mut rng, &[2, 3, 5, 1]);
+    let (w, b) = (random(&mut rng, &[5, 3, 3, 3]), random(&mut rng, &[5]));
+    assert_close(
+        "5x1 image",
+        &conv3x3_relu_by_columns(&x, &w, &b).unwrap(),
+        &reference(&x, &w, &b),
+    );
+    assert!(conv3x3_relu_by_columns(&x, &random(&mut rng, &[5, 2, 3, 3]), &b).is_err());
+}
+
+/// `col2im` is the adjoint of `im2col`: `<im2col(x), c> = <x, col2im(c)>` for any `x` and `c`,
+/// and `im2col` puts pixel `(y + ky - 1, x + kx - 1)` in row `9c + 3ky + kx`.
+#[test]
+fn col2im_is_the_adjoint_of_im2col() {
+    let mut rng = ChaCha8Rng::seed_from_u64(15);
+    let x = random(&mut rng, &[2, 3, 5, 4]);
+    let cols = im2col3x3(&x).unwrap();
+    assert_eq!(cols.dims(), &[2, 27, 20]);
+    let c = random(&mut rng, &[2, 27, 20]);
+    let lhs = (&cols * &c).unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap();
+    let rhs = (&x * col2im3x3(&c, 5, 4).unwrap())
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+    assert!((lhs - rhs).abs() <= 1e-4 * lhs.abs().max(1.0), "{lhs} vs {rhs}");
+    let cv = cols.to_vec3::<f32>().unwrap();
+    let xf = x.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    // Image 1, channel 2, ky = 0, kx = 2: pixel (y, x) holds input (y - 1, x + 1).
+    let (y, xx) = (3, 1);
+    assert_eq!(cv[1][2 * 9 + 2][y * 4 + xx], xf[((3 + 2) * 5 + (y - 1)) * 4 + xx + 1]);
+    assert_eq!(cv[1][2 * 9 + 2][3], 0.0, "x + 1 is outside the 4-pixel row");
+    assert!(col2im3x3(&c, 4, 4).is_err(), "20 columns are not a 4x4 image");
+}
+
+/// On a GPU: the column conv's forward and gradients on CUDA (NVRTC-compiled kernels, cuBLAS)
+/// against candle's `conv2d` on the CPU. Needs a CUDA device: without one (CI) it says so and
+/// passes; `scripts/gpu-run.sh` runs it on the GPU machine, where it can fail.
+#[cfg(feature = "cuda")]
+#[test]
+fn columns_conv_on_cuda_matches_the_cpu() {
+    let gpu = match Device::new_cuda(0) {
+        Ok(d) => d,
+        Err(e) => return eprintln!("no CUDA device, not checked: {e}"),
+    };
+    for (i, &(batch, c_in, c_out, side)) in [(2, 1, 8, 28), (3, 8, 16, 14), (64, 32, 64, 14), (2, 3, 5, 7)]
+        .iter()
+        .enumerate()
+    {
+        let mut rng = ChaCha8Rng::seed_from_u64(20 + i as u64);
+        let what = format!("cuda B={batch} C_in={c_in} C_out={c_out} side={side}");
+        let cpu = [
+            random(&mut rng, &[batch, c_in, side, side]),
+            random(&mut rng, &[c_out, c_in, 3, 3]),
+            random(&mut rng, &[c_out]),
+        ];
+        let r = random(&mut rng, &[batch, c_out, side, side]);
+        let on_gpu: Vec<Var> = cpu
+            .iter()
+            .map(|t| Var::from_tensor(&t.to_device(&gpu).unwrap()).unwrap())
+            .collect();
+        let on_cpu: Vec<Var> = cpu.iter().map(|t| Var::from_tensor(t).unwrap()).collect();
+        let ours = conv3x3_relu_by_columns(&on_gpu[0], &on_gpu[1], &on_gpu[2]).unwrap();
+        let theirs = reference(&on_cpu[0], &on_cpu[1], &on_cpu[2]);
+        assert_close(
+            &format!("{what} forward"),
+            &ours.to_device(&Device::Cpu).unwrap(),
+            &theirs,
+        );
+        let g_ours = (&ours * r.to_device(&gpu).unwrap())
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let g_theirs = (&theirs * &r).unwrap().sum_all().unwrap().backward().unwrap();
+        for (k, name) in ["input", "weight", "bias"].iter().enumerate() {
+            let a = g_ours
+                .get(&on_gpu[k])
+                .expect("gradient on the GPU")
+                .to_device(&Device::Cpu)
+                .unwrap();
+            assert_close(
+                &format!("{what} {name} gradient"),
+                &a,
+                g_theirs.get(&on_cpu[k]).unwrap(),
+            );
+        }
+    }
+}
+
+/// On a GPU: the max-pool and its gradient on CUDA equal the CPU op's exactly (no arithmetic,
+/// only comparisons), ties and odd edges included. Without a CUDA device it says so and passes.
+#[cfg(feature = "cuda")]
+#[test]
+fn max_pool_on_cuda_matches_the_cpu() {
+    let gpu = match Device::new_cuda(0) {
+        Ok(d) => d,
+        Err(e) => return eprintln!("no CUDA device, not checked: {e}"),
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(30);
+    // Values on a coarse grid, so that windows hold ties; 7x9 planes have odd edges.
+    let v: Vec<f32> = (0..3 * 4 * 7 * 9).map(|_| rng.random_range(0..4) as f32).collect();
+    let x = Tensor::from_vec(v, (3, 4, 7, 9), &Device::Cpu).unwrap();
+    let r = random(&mut rng, &[3, 4, 3, 4]);
+    let (xc, xg) = (
+        Var::from_tensor(&x).unwrap(),
+        Var::from_tensor(&x.to_device(&gpu).unwrap()).unwrap(),
+    );
+    let (yc, yg) = (max_pool2x2(&xc).unwrap(), max_pool2x2(&xg).unwrap());
+    let back = |t: &Tensor| {
+        t.to_device(&Device::Cpu)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap()
+    };
+    assert_eq!(back(&yg), back(&yc), "forward");
+    let gc = (&yc * &r).unwrap().sum_all().unwrap().backward().unwrap();
+    let gg = (&yg * r.to_device(&gpu).unwrap())
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    assert_eq!(back(gg.get(&xg).unwrap()), back(gc.get(&xc).unwrap()), "gradient");
 }
 
 #[test]
