@@ -6,19 +6,27 @@
 //! image, already in `(B, O, H, W)` order. `col2im3x3` is its adjoint (each pixel sums the nine
 //! entries it was copied to), and each op's gradient is the other.
 //!
+//! A layer, [`conv3x3_relu_by_columns`], is one op (`ColumnsConv`): im2col into a scratch
+//! buffer, the bias written into the output, one strided-batched cuBLAS product on top, then
+//! candle's ReLU. Its backward recomputes the columns and takes two products and one gather
+//! pass (`col2im3x3`).
+//!
 //! Why on CUDA: candle's CUDA `conv2d` backward runs a direct transposed convolution (21 % of
 //! the GPU's time on an H200) and an im2col over a 28x28 "kernel" for the weight gradient (most
-//! of the 26 % its im2col took), both with 64-bit index arithmetic per element. Here the
-//! weight and input gradients are two cuBLAS products over the saved columns plus one gather
-//! pass. The CUDA kernels are compiled from the source below with NVRTC (`nvrtc` says why).
+//! of the 26 % its im2col took), both with 64-bit index arithmetic per element. Why one op and
+//! not im2col, matmul and bias add as three candle ops (the first version, measured on the
+//! H200): candle's autograd then gives the column matrix, nine times an activation, its own
+//! gradient (a zero tensor plus an add), and the broadcast bias add and the weight gradient's
+//! sum over the batch run its slow strided kernels: `badd` and `fast_sum` took half the GPU's
+//! time. The CUDA kernels are compiled from the source below with NVRTC (`nvrtc` says why).
 //! The CPU versions are the reference the tests compare with; the CPU model itself uses the
 //! fused kernels of this module's parent.
 
-use candle_core::{bail, CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
+use candle_core::{bail, CpuStorage, CustomOp1, CustomOp3, Layout, Result, Shape, Tensor};
 
-/// `relu(conv3x3(xs, weight) + bias)` (padding 1, stride 1) as `W (O, 9C) × col (B, 9C, HW)` per
-/// image (one batched product, already in `(B, O, H, W)` order), then candle's bias add and ReLU;
-/// on any device. The model uses it on CUDA.
+/// `relu(conv3x3(xs, weight) + bias)` (padding 1, stride 1) as `W (O, 9C) × col (B, 9C, HW)` + bias
+/// per image (one op, already in `(B, O, H, W)` order), then candle's ReLU; on the CPU or CUDA.
+/// The model uses it on CUDA.
 ///
 /// # Shapes
 /// `xs`: `(B, C_in, H, W)`, `weight`: `(C_out, C_in, 3, 3)`, `bias`: `(C_out,)` →
@@ -27,7 +35,7 @@ use candle_core::{bail, CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 /// # Errors
 /// If the shapes do not fit together, or as the ops.
 pub fn conv3x3_relu_by_columns(xs: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
-    let (b, c_in, h, w) = xs.dims4()?;
+    let (_, c_in, _, _) = xs.dims4()?;
     let (c_out, c_w, kh, kw) = weight.dims4()?;
     if (c_w, kh, kw) != (c_in, 3, 3) || bias.dims() != [c_out] {
         bail!(
@@ -36,10 +44,9 @@ pub fn conv3x3_relu_by_columns(xs: &Tensor, weight: &Tensor, bias: &Tensor) -> R
             bias.dims()
         )
     }
-    let cols = im2col3x3(xs)?; // (B, 9C, HW)
-    let ys = weight.reshape((c_out, 9 * c_in))?.broadcast_matmul(&cols)?; // (B, O, HW)
-    ys.reshape((b, c_out, h, w))?
-        .broadcast_add(&bias.reshape((1, c_out, 1, 1))?)?
+    let w2 = weight.reshape((c_out, 9 * c_in))?.contiguous()?;
+    xs.contiguous()?
+        .apply_op3(&w2, &bias.contiguous()?, ColumnsConv)?
         .relu()
 }
 
@@ -64,6 +71,102 @@ fn contiguous_range(l: &Layout, op: &str) -> Result<(usize, usize)> {
     match l.contiguous_offsets() {
         Some(r) => Ok(r),
         None => bail!("{op}: expected a contiguous tensor, got strides {:?}", l.stride()),
+    }
+}
+
+/// `W × im2col(x) + bias`. Args: `x` `(B, C, H, W)`, `W` `(O, 9C)`, `bias` `(O,)` (contiguous) →
+/// `(B, O, H, W)`.
+struct ColumnsConv;
+
+impl ColumnsConv {
+    fn dims(&self, lx: &Layout, lw: &Layout, lb: &Layout) -> Result<(usize, usize, usize, usize, usize)> {
+        let (b, c, h, w) = dims4(lx, "columns-conv")?;
+        let o = lb.dims().first().copied().unwrap_or(0);
+        if lw.dims() != [o, 9 * c] || lb.dims() != [o] {
+            bail!(
+                "columns-conv: weights {:?} and bias {:?} do not fit {c} channels",
+                lw.dims(),
+                lb.dims()
+            )
+        }
+        Ok((b, c, h, w, o))
+    }
+}
+
+impl CustomOp3 for ColumnsConv {
+    fn name(&self) -> &'static str {
+        "columns-conv"
+    }
+
+    fn cpu_fwd(
+        &self,
+        sx: &CpuStorage,
+        lx: &Layout,
+        sw: &CpuStorage,
+        lw: &Layout,
+        sb: &CpuStorage,
+        lb: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        // The plain loops: a reference for the tests (the CPU model uses the fused kernels).
+        let (b, c, h, w, o) = self.dims(lx, lw, lb)?;
+        let (CpuStorage::F32(cols), _) = Im2Col.cpu_fwd(sx, lx)? else {
+            bail!("columns-conv: expected f32")
+        };
+        let (w0, w1) = contiguous_range(lw, self.name())?;
+        let (b0, b1) = contiguous_range(lb, self.name())?;
+        let (wt, bias) = (&sw.as_slice::<f32>()?[w0..w1], &sb.as_slice::<f32>()?[b0..b1]);
+        let (hw, k) = (h * w, 9 * c);
+        let mut y = vec![0f32; b * o * hw];
+        for (img, y_img) in y.chunks_exact_mut(o * hw).enumerate() {
+            let col = &cols[img * k * hw..][..k * hw];
+            for (oc, row) in y_img.chunks_exact_mut(hw).enumerate() {
+                row.fill(bias[oc]);
+                for r in 0..k {
+                    let (wv, src) = (wt[oc * k + r], &col[r * hw..][..hw]);
+                    row.iter_mut().zip(src).for_each(|(d, s)| *d += wv * s);
+                }
+            }
+        }
+        Ok((CpuStorage::F32(y), Shape::from((b, o, h, w))))
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        sx: &candle_core::CudaStorage,
+        lx: &Layout,
+        sw: &candle_core::CudaStorage,
+        lw: &Layout,
+        sb: &candle_core::CudaStorage,
+        lb: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        let (b, c, h, w, o) = self.dims(lx, lw, lb)?;
+        let y = cuda::columns_conv(sx, lx, sw, lw, sb, lb, (b, c, h, w, o))?;
+        Ok((y, Shape::from((b, o, h, w))))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w2: &Tensor,
+        _bias: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (b, _, h, w) = x.dims4()?;
+        let o = w2.dim(0)?;
+        let g = grad.contiguous()?.reshape((b, o, h * w))?;
+        // Recomputed rather than kept: a step's columns are several times its activations.
+        let cols = im2col3x3(&x.detach())?; // (B, 9C, HW)
+        let grad_w = g.matmul(&cols.t()?)?.sum(0)?; // (O, 9C)
+        let grad_b = g.sum((0, 2))?;
+        // The input gradient only where the input tracks one (not for the images).
+        let grad_x = if x.track_op() {
+            Some(col2im3x3(&w2.detach().t()?.broadcast_matmul(&g)?, h, w)?)
+        } else {
+            None
+        };
+        Ok((grad_x, Some(grad_w), Some(grad_b)))
     }
 }
 
@@ -178,15 +281,18 @@ impl CustomOp1 for Col2Im {
 
 #[cfg(feature = "cuda")]
 mod cuda {
-    use candle_core::cuda_backend::cudarc::driver::{LaunchConfig, PushKernelArg};
+    use candle_core::cuda_backend::cudarc::cublas::sys::cublasOperation_t;
+    use candle_core::cuda_backend::cudarc::cublas::{Gemm, GemmConfig, StridedBatchedConfig};
+    use candle_core::cuda_backend::cudarc::driver::{CudaSlice, CudaView, LaunchConfig, PushKernelArg};
     use candle_core::cuda_backend::WrapErr;
-    use candle_core::{bail, CudaStorage, Layout, Result};
+    use candle_core::{bail, CudaDevice, CudaStorage, Layout, Result};
 
     pub(super) const IM2COL: &str = "vgg_im2col3x3";
     pub(super) const COL2IM: &str = "vgg_col2im3x3";
+    const FILL_BIAS: &str = "vgg_fill_bias";
 
     /// One block per plane (image × channel): 32-bit index arithmetic within it, however large
-    /// the batch. Both kernels write every output element, so outputs need no zeroing.
+    /// the batch. Every kernel writes every output element, so outputs need no zeroing.
     const SOURCE: &str = r#"
 extern "C" __global__ void vgg_im2col3x3(const float *x, float *cols, int h, int w) {
     const int hw = h * w;
@@ -213,26 +319,33 @@ extern "C" __global__ void vgg_col2im3x3(const float *cols, float *x, int h, int
         dst[p] = sum;
     }
 }
+
+// Plane `blockIdx.x` of a (B, O, HW) output, filled with its channel's bias.
+extern "C" __global__ void vgg_fill_bias(const float *bias, float *y, int o, int hw) {
+    const float v = bias[blockIdx.x % o];
+    float *dst = y + (size_t)blockIdx.x * hw;
+    for (int p = threadIdx.x; p < hw; p += blockDim.x) dst[p] = v;
+}
 "#;
 
-    /// Runs kernel `name` over `planes` planes of `h × w` pixels into a new buffer of `out_len`.
-    pub(super) fn launch(
-        name: &str,
-        s: &CudaStorage,
-        l: &Layout,
-        planes: usize,
-        (h, w): (usize, usize),
-        out_len: usize,
-    ) -> Result<CudaStorage> {
+    fn view<'a>(s: &'a CudaStorage, l: &Layout, name: &str) -> Result<CudaView<'a, f32>> {
         let Some((start, end)) = l.contiguous_offsets() else {
             bail!("{name}: expected a contiguous tensor")
         };
-        let dev = &s.device;
-        let src = s.as_cuda_slice::<f32>()?.slice(start..end);
+        Ok(s.as_cuda_slice::<f32>()?.slice(start..end))
+    }
+
+    /// Runs kernel `name` with one block per plane: `(input, output, a, b)`.
+    fn run(
+        dev: &CudaDevice,
+        name: &str,
+        input: &CudaView<f32>,
+        out: &mut CudaSlice<f32>,
+        planes: usize,
+        (a, b): (usize, usize),
+    ) -> Result<()> {
         let func = crate::kernels::nvrtc::function(dev, "vgg_mnist_columns", SOURCE, name)?;
-        // SAFETY: every element is written by the kernel before it is read.
-        let out = unsafe { dev.alloc::<f32>(out_len)? };
-        let (h, w) = (h as i32, w as i32);
+        let (a, b) = (a as i32, b as i32);
         let cfg = LaunchConfig {
             grid_dim: (planes as u32, 1, 1),
             block_dim: (256, 1, 1),
@@ -240,14 +353,76 @@ extern "C" __global__ void vgg_col2im3x3(const float *cols, float *x, int h, int
         };
         let stream = dev.cuda_stream();
         let mut builder = stream.launch_builder(&func);
-        builder.arg(&src);
-        builder.arg(&out);
-        builder.arg(&h);
-        builder.arg(&w);
-        // SAFETY: the arguments match the kernel's signature; the grid covers `planes` planes of
-        // the input and output lengths checked by the callers.
+        builder.arg(input);
+        builder.arg(out);
+        builder.arg(&a);
+        builder.arg(&b);
+        // SAFETY: the arguments match the kernels' signatures; the callers size the input and
+        // the output for `planes` planes.
         unsafe { builder.launch(cfg) }.w()?;
+        Ok(())
+    }
+
+    /// Kernel `name` (im2col or col2im) over `planes` planes of `h × w` pixels into a new buffer
+    /// of `out_len` floats.
+    pub(super) fn launch(
+        name: &str,
+        s: &CudaStorage,
+        l: &Layout,
+        planes: usize,
+        hw: (usize, usize),
+        out_len: usize,
+    ) -> Result<CudaStorage> {
+        let dev = &s.device;
+        // SAFETY: every element is written by the kernel before it is read.
+        let mut out = unsafe { dev.alloc::<f32>(out_len)? };
+        run(dev, name, &view(s, l, name)?, &mut out, planes, hw)?;
         Ok(CudaStorage::wrap_cuda_slice(out, dev.clone()))
+    }
+
+    /// `y_b = W × im2col(x_b) + bias` for every image `b`: the columns in a scratch buffer, the
+    /// bias written into `y`, then one strided-batched product accumulating onto it.
+    pub(super) fn columns_conv(
+        sx: &CudaStorage,
+        lx: &Layout,
+        sw: &CudaStorage,
+        lw: &Layout,
+        sb: &CudaStorage,
+        lb: &Layout,
+        (b, c, h, w, o): (usize, usize, usize, usize, usize),
+    ) -> Result<CudaStorage> {
+        let dev = &sx.device;
+        let (hw, k) = (h * w, 9 * c);
+        // SAFETY (both): every element is written by a kernel before it is read.
+        let mut cols = unsafe { dev.alloc::<f32>(b * k * hw)? };
+        let mut y = unsafe { dev.alloc::<f32>(b * o * hw)? };
+        run(dev, IM2COL, &view(sx, lx, "columns-conv")?, &mut cols, b * c, (h, w))?;
+        run(dev, FILL_BIAS, &view(sb, lb, "columns-conv")?, &mut y, b * o, (o, hw))?;
+        // Row-major `Y_b (O × HW) = W (O × K) · col_b (K × HW)` is column-major
+        // `Y_bᵀ (HW × O) = col_bᵀ (HW × K) · Wᵀ (K × O)`: A = col_b, B = W (shared: stride 0).
+        let cfg = StridedBatchedConfig {
+            gemm: GemmConfig {
+                transa: cublasOperation_t::CUBLAS_OP_N,
+                transb: cublasOperation_t::CUBLAS_OP_N,
+                m: hw as i32,
+                n: o as i32,
+                k: k as i32,
+                alpha: 1f32,
+                lda: hw as i32,
+                ldb: k as i32,
+                beta: 1f32,
+                ldc: hw as i32,
+            },
+            batch_size: b as i32,
+            stride_a: (k * hw) as i64,
+            stride_b: 0,
+            stride_c: (o * hw) as i64,
+        };
+        let wv = view(sw, lw, "columns-conv")?;
+        // SAFETY: the three buffers hold b·K·HW, O·K and b·O·HW floats, as the strides and
+        // leading dimensions above address them.
+        unsafe { dev.cublas_handle().gemm_strided_batched(cfg, &cols, &wv, &mut y) }.w()?;
+        Ok(CudaStorage::wrap_cuda_slice(y, dev.clone()))
     }
 
     /// NVRTC needs no GPU: this runs wherever libnvrtc loads (with the stub-linked build, put

@@ -108,6 +108,17 @@ fn columns_conv_matches_candle() {
         &reference(&x, &w, &b),
     );
     assert!(conv3x3_relu_by_columns(&x, &random(&mut rng, &[5, 2, 3, 3]), &b).is_err());
+    // An image input (no gradient tracked): no input gradient, the weights' still right.
+    let w = Var::from_tensor(&w).unwrap();
+    let grads = conv3x3_relu_by_columns(&x, &w, &b)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    assert!(grads.get(&x).is_none());
+    let expected = reference(&x, &w, &b).sum_all().unwrap().backward().unwrap();
+    assert_close("weight gradient", grads.get(&w).unwrap(), expected.get(&w).unwrap());
 }
 
 /// `col2im` is the adjoint of `im2col`: `<im2col(x), c> = <x, col2im(c)>` for any `x` and `c`,
