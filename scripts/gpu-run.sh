@@ -2,26 +2,27 @@
 # One GPU-machine session for the CUDA path, prepared here and run there in one go (the machine has
 # the NVIDIA driver and PyTorch's CUDA wheels but no Rust; docs/cuda.md says how to prepare it):
 #
-#   scripts/gpu-prepare.sh          (fills .gpu/: the binary, libcurand, torch_reference.py)
+#   scripts/gpu-prepare.sh          (fills .gpu/: the binaries, torch_reference.py)
 #   (device tool) carry .gpu, run: OUT=$OUT scripts/gpu-run.sh
 #
-# What it measures, in this order (about 8 minutes in all; each step has a timeout):
-#   1. the machine: GPU, driver, where the CUDA libraries are; `--device auto` picks the GPU;
+# What it measures, in this order (2.5-3.5 minutes on an H200; each step is capped by BUDGET):
+#   1. the machine: GPU, driver, where the CUDA libraries are; `--device auto` picks the GPU; the
+#      CUDA unit tests (our kernels on the GPU against the CPU);
 #   2. training throughput at batch 64 and 128, ours (`bench --device cuda`, after warm-up batches
-#      that absorb the PTX JIT) and PyTorch's (`torch_reference.py --device cuda`) on the same GPU,
+#      that absorb the PTX JIT), an older build of ours where one was carried (BASE_BIN in
+#      gpu-prepare.sh), and PyTorch's (`torch_reference.py --device cuda`) on the same GPU,
 #      alternating, two pairs each, with evaluation throughput;
-#      and an older build of ours beside it where one was carried (BASE_BIN in gpu-prepare.sh);
 #   3. profiles: Nsight Systems (kernel vs API time) and Nsight Compute (time by kernel) over our
 #      steps, PyTorch's profiler over its own;
 #   4. the seed recipe (`train --device cuda --seed 42`), 12 epochs or as many as fit in what is
 #      left.
-# Everything it prints goes to $OUT/gpu-run.log too; JSON results and the recipe's metrics land in
-# $OUT. With DRY_RUN=1 (on a machine without a GPU, against stub libraries) it goes through every
+# Everything it prints goes to $OUT/gpu-run.log too; the JSON results, profiles and the recipe's
+# metrics land in $OUT/results.tar.gz. With DRY_RUN=1 (on a machine without a GPU, against stub libraries) it goes through every
 # step that needs no GPU and says which it skipped.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 T0=$SECONDS
-BUDGET=${BUDGET:-420}
+BUDGET=${BUDGET:-300}
 left() { echo $((BUDGET - (SECONDS - T0))); }
 OUT=${OUT:-/tmp/gpu-out}
 mkdir -p "$OUT"
