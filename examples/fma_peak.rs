@@ -1,0 +1,123 @@
+//! This machine's measured f32 FMA peak: the ceiling that README Performance compares training
+//! throughput with (FLOP per image × images/s against it).
+//!
+//! Each thread runs independent chains of vector FMAs on registers (no memory traffic), enough
+//! chains to hide the FMA latency on two FMA ports, with AVX-512 where the CPU has it, else AVX2
+//! + FMA. One FMA on a 16-lane register is 32 FLOP.
+//!
+//! ```sh
+//! cargo run --release --example fma_peak            # as many threads as logical CPUs
+//! cargo run --release --example fma_peak -- 1       # one thread
+//! ```
+
+use std::time::Instant;
+
+/// Chains per thread: latency 4 cycles × 2 ports = 8 in flight, with room to spare.
+const CHAINS: usize = 12;
+const ROUNDS: u64 = 200_000_000 / CHAINS as u64;
+
+fn main() {
+    let threads: usize = std::env::args()
+        .nth(1)
+        .map(|a| a.parse().expect("threads: a number"))
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let (name, lanes, run): (&str, u64, fn(u64) -> f32) = kernel();
+    // Best of three, as the machine is shared.
+    let mut best = 0f64;
+    for _ in 0..3 {
+        let start = Instant::now();
+        let sums: Vec<f32> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads).map(|_| s.spawn(move || run(ROUNDS))).collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let seconds = start.elapsed().as_secs_f64();
+        let flop = threads as f64 * (ROUNDS * CHAINS as u64 * lanes * 2) as f64;
+        best = best.max(flop / seconds / 1e9);
+        std::hint::black_box(sums);
+    }
+    println!("{name}, {threads} thread(s): {best:.1} GFLOP/s (f32 FMA, best of 3)");
+}
+
+#[cfg(target_arch = "x86_64")]
+fn kernel() -> (&'static str, u64, fn(u64) -> f32) {
+    if is_x86_feature_detected!("avx512f") {
+        ("AVX-512", 16, |n| unsafe { avx512(n) })
+    } else if is_x86_feature_detected!("fma") {
+        ("AVX2+FMA", 8, |n| unsafe { avx2(n) })
+    } else {
+        ("scalar", 1, scalar)
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn kernel() -> (&'static str, u64, fn(u64) -> f32) {
+    ("scalar", 1, scalar)
+}
+
+fn scalar(n: u64) -> f32 {
+    let mut acc = [1f32; CHAINS];
+    for _ in 0..n {
+        for a in &mut acc {
+            *a = a.mul_add(0.999_999, 1e-7);
+        }
+    }
+    acc.iter().sum()
+}
+
+/// In assembly: AVX-512 intrinsics need Rust 1.89, the crate's minimum is 1.85.
+///
+/// # Safety
+/// The CPU must have AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn avx512(n: u64) -> f32 {
+    let (m, c, out): (f32, f32, f32);
+    (m, c) = (0.999_999, 1e-7);
+    std::arch::asm!(
+        "vbroadcastss zmm12, {m}",
+        "vbroadcastss zmm13, {c}",
+        "vmovaps zmm0, zmm13", "vmovaps zmm1, zmm13", "vmovaps zmm2, zmm13", "vmovaps zmm3, zmm13",
+        "vmovaps zmm4, zmm13", "vmovaps zmm5, zmm13", "vmovaps zmm6, zmm13", "vmovaps zmm7, zmm13",
+        "vmovaps zmm8, zmm13", "vmovaps zmm9, zmm13", "vmovaps zmm10, zmm13", "vmovaps zmm11, zmm13",
+        "2:",
+        "vfmadd213ps zmm0, zmm12, zmm13", "vfmadd213ps zmm1, zmm12, zmm13",
+        "vfmadd213ps zmm2, zmm12, zmm13", "vfmadd213ps zmm3, zmm12, zmm13",
+        "vfmadd213ps zmm4, zmm12, zmm13", "vfmadd213ps zmm5, zmm12, zmm13",
+        "vfmadd213ps zmm6, zmm12, zmm13", "vfmadd213ps zmm7, zmm12, zmm13",
+        "vfmadd213ps zmm8, zmm12, zmm13", "vfmadd213ps zmm9, zmm12, zmm13",
+        "vfmadd213ps zmm10, zmm12, zmm13", "vfmadd213ps zmm11, zmm12, zmm13",
+        "dec {n}",
+        "jnz 2b",
+        "vaddps zmm0, zmm0, zmm11",
+        "vmovaps {out}, xmm0",
+        n = inout(reg) n => _,
+        m = in(xmm_reg) m,
+        c = in(xmm_reg) c,
+        out = lateout(xmm_reg) out,
+        out("zmm0") _, out("zmm1") _, out("zmm2") _, out("zmm3") _, out("zmm4") _, out("zmm5") _,
+        out("zmm6") _, out("zmm7") _, out("zmm8") _, out("zmm9") _, out("zmm10") _, out("zmm11") _,
+        out("zmm12") _, out("zmm13") _,
+        options(nostack, nomem),
+    );
+    out
+}
+
+/// # Safety
+/// The CPU must have AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn avx2(n: u64) -> f32 {
+    use std::arch::x86_64::*;
+    let (m, c) = (_mm256_set1_ps(0.999_999), _mm256_set1_ps(1e-7));
+    let mut acc = [_mm256_set1_ps(1.0); CHAINS];
+    for _ in 0..n {
+        for a in &mut acc {
+            *a = _mm256_fmadd_ps(*a, m, c);
+        }
+    }
+    let mut out = [0f32; 8];
+    acc.iter().fold(0.0, |s, &a| {
+        _mm256_storeu_ps(out.as_mut_ptr(), a);
+        s + out.iter().sum::<f32>()
+    })
+}
