@@ -64,42 +64,20 @@ fn scalar(n: u64) -> f32 {
     acc.iter().sum()
 }
 
-/// In assembly: AVX-512 intrinsics need Rust 1.89, the crate's minimum is 1.85.
-///
 /// # Safety
 /// The CPU must have AVX-512F.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn avx512(n: u64) -> f32 {
-    let (m, c, out): (f32, f32, f32);
-    (m, c) = (0.999_999, 1e-7);
-    std::arch::asm!(
-        "vbroadcastss zmm12, {m}",
-        "vbroadcastss zmm13, {c}",
-        "vmovaps zmm0, zmm13", "vmovaps zmm1, zmm13", "vmovaps zmm2, zmm13", "vmovaps zmm3, zmm13",
-        "vmovaps zmm4, zmm13", "vmovaps zmm5, zmm13", "vmovaps zmm6, zmm13", "vmovaps zmm7, zmm13",
-        "vmovaps zmm8, zmm13", "vmovaps zmm9, zmm13", "vmovaps zmm10, zmm13", "vmovaps zmm11, zmm13",
-        "2:",
-        "vfmadd213ps zmm0, zmm12, zmm13", "vfmadd213ps zmm1, zmm12, zmm13",
-        "vfmadd213ps zmm2, zmm12, zmm13", "vfmadd213ps zmm3, zmm12, zmm13",
-        "vfmadd213ps zmm4, zmm12, zmm13", "vfmadd213ps zmm5, zmm12, zmm13",
-        "vfmadd213ps zmm6, zmm12, zmm13", "vfmadd213ps zmm7, zmm12, zmm13",
-        "vfmadd213ps zmm8, zmm12, zmm13", "vfmadd213ps zmm9, zmm12, zmm13",
-        "vfmadd213ps zmm10, zmm12, zmm13", "vfmadd213ps zmm11, zmm12, zmm13",
-        "dec {n}",
-        "jnz 2b",
-        "vaddps zmm0, zmm0, zmm11",
-        "vmovaps {out}, xmm0",
-        n = inout(reg) n => _,
-        m = in(xmm_reg) m,
-        c = in(xmm_reg) c,
-        out = lateout(xmm_reg) out,
-        out("zmm0") _, out("zmm1") _, out("zmm2") _, out("zmm3") _, out("zmm4") _, out("zmm5") _,
-        out("zmm6") _, out("zmm7") _, out("zmm8") _, out("zmm9") _, out("zmm10") _, out("zmm11") _,
-        out("zmm12") _, out("zmm13") _,
-        options(nostack, nomem),
-    );
-    out
+    use std::arch::x86_64::*;
+    let (m, c) = (_mm512_set1_ps(0.999_999), _mm512_set1_ps(1e-7));
+    let mut acc = [_mm512_set1_ps(1.0); CHAINS];
+    for _ in 0..n {
+        for a in &mut acc {
+            *a = _mm512_fmadd_ps(*a, m, c);
+        }
+    }
+    acc.iter().map(|&a| _mm512_reduce_add_ps(a)).sum()
 }
 
 /// # Safety

@@ -5,7 +5,7 @@
 #   scripts/gpu-prepare.sh          (fills .gpu/: the binaries, torch_reference.py)
 #   (device tool) carry .gpu, run: OUT=$OUT scripts/gpu-run.sh
 #
-# What it measures, in this order (2.5-3.5 minutes on an H200; each step is capped by BUDGET):
+# What it measures, in this order (143-219 s on an H200; each step is capped by BUDGET):
 #   1. the machine: GPU, driver, where the CUDA libraries are; `--device auto` picks the GPU; the
 #      CUDA unit tests (our kernels on the GPU against the CPU);
 #   2. training throughput at batch 64 and 128, ours (`bench --device cuda`, after warm-up batches
@@ -27,6 +27,8 @@ left() { echo $((BUDGET - (SECONDS - T0))); }
 OUT=${OUT:-/tmp/gpu-out}
 mkdir -p "$OUT"
 exec > >(tee "$OUT/gpu-run.log") 2>&1
+# On every exit, early ones included, let tee write the log's last lines before the machine goes.
+trap 'exec >&- 2>&-; wait' EXIT
 say() { printf '\n== %s (t=%ss)\n' "$*" "$((SECONDS - T0))"; }
 
 W=/tmp/gpu-run
@@ -46,8 +48,6 @@ rm -f "$B" "$B2" "$T"
 # The builds travel in one xz stream (docs/cuda.md).
 if [ -f .gpu/vgg-mnist.tar.xz ]; then
   "$PY" -c "import tarfile,sys; tarfile.open(sys.argv[1], 'r:xz').extractall(sys.argv[2])" .gpu/vgg-mnist.tar.xz "$W"
-elif [ -f .gpu/vgg-mnist ]; then
-  cp .gpu/vgg-mnist "$B"
 fi
 chmod +x "$B" "$B2" "$T" 2>/dev/null
 ls -la "$B" || { echo "no binary at $B"; exit 1; }
@@ -110,7 +110,10 @@ rm -f "$OUT"/bench-ours-base.jsonl
 
 say "the CUDA unit tests (our kernels on the GPU against the CPU)"
 if [ -x "$T" ] && [ "$GPU" = 1 ]; then
-  timeout 120 "$T" cuda --test-threads 1 2>&1 | tail -20 | tee "$OUT/cuda-tests.log"
+  # The whole output (a failure's message included) and its exit status.
+  timeout 120 "$T" cuda --test-threads 1 > "$OUT/cuda-tests.log" 2>&1
+  echo "unit tests: exit $?" | tee -a "$OUT/cuda-tests.log"
+  grep -E "^test |FAILED|panicked|test result" "$OUT/cuda-tests.log"
 else
   echo "skipped (no test binary, or no GPU)"
 fi
@@ -166,7 +169,7 @@ else
   echo "nsys: skipped (no GPU, no nsys, or no time left)"
 fi
 if [ "$GPU" = 1 ] && command -v ncu >/dev/null && [ "$(left)" -gt 60 ]; then
-  # Only the duration metric: one pass per kernel, so 2,000 launches (several training steps, after
+  # Only the duration metric: one pass per kernel, so 1,500 launches (several training steps, after
   # 10 warm-up ones) take seconds, not minutes.
   timeout "$(cap 50)" ncu --csv --print-units base --print-summary per-kernel --metrics gpu__time_duration.sum \
     --launch-skip 3000 --launch-count 1500 \
@@ -239,7 +242,7 @@ rate = [r for r in rows if r["batch_size"] == 128] or rows
 ips = max(min(r["train_images_per_second"] for r in rate) / 2, 1.0)
 ev = max(min(r["eval_images_per_second"] for r in rate) / 2, 1.0)
 per = 60000 / ips + 10000 / ev
-print(max(0, min(12, int((left - 20) / (1.15 * per)))))
+print(max(0, min(12, int((left - 45) / (1.15 * per)))))
 PY
 )
   echo "epochs that fit: $epochs of 12 ($(left) s left)"
@@ -257,6 +260,3 @@ say "done"
 # The device tool brings back only a few files: everything but this log goes in one archive.
 (cd "$OUT" && ls | grep -v -e '^gpu-run.log$' -e '^results.tar.gz$' | tar -czf results.tar.gz -T - --remove-files)
 ls -la "$OUT"
-# Let tee write the log's last lines before the machine goes.
-exec >&- 2>&-
-wait

@@ -6,9 +6,9 @@
 //! block (its convs and max-pool) as one op for training and prediction, and one op per layer
 //! where the layers' outputs are wanted on their own ([`Conv3x3::forward_relu`]). Elsewhere (CUDA)
 //! a layer is the weights times the column matrix ([`crate::kernels::conv3x3_relu_by_columns`]:
-//! one batched cuBLAS product, then candle's bias add and ReLU), whose gradients are two products
-//! and one gather (candle's own `conv2d` backward was half of the GPU's time), and the pool is
-//! the kernels' op on CUDA too. Both compute the same function with the same gradients (the
+//! the bias written into the output, one strided-batched cuBLAS product, then candle's ReLU),
+//! whose gradients are two products and one gather (candle's own `conv2d` backward was about
+//! half of the GPU's time), and the pool is the kernels' op on CUDA too. Both compute the same function with the same gradients (the
 //! kernels' tests check this).
 
 use candle_core::{bail, Result, Tensor};

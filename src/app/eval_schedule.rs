@@ -37,7 +37,7 @@ impl EvalSchedule {
         if steps_done >= total_steps {
             return false;
         }
-        let epoch_ended = steps_per_epoch > 0 && steps_done % steps_per_epoch == 0;
+        let epoch_ended = steps_per_epoch > 0 && steps_done.is_multiple_of(steps_per_epoch);
         let periodic =
             self.since_eval_s >= MIN_EVAL_INTERVAL_S && self.since_eval_s * MAX_EVAL_SHARE >= self.last_eval_s;
         epoch_ended || periodic

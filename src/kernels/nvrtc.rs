@@ -36,7 +36,7 @@ pub(crate) fn ptx(module: &'static str, source: &'static str) -> Result<&'static
         .unwrap_or_else(|e| e.into_inner());
     let entry = cache.entry(module).or_insert_with(|| {
         nvrtc::compile_ptx(source)
-            // Leaked once per module: the device keeps loading functions from it.
+            // Leaked once per module (three in all), so the cache can hand out `&'static str`.
             .map(|p| &*Box::leak(p.to_src().into_boxed_str()))
             .map_err(|e| format!("{e:?}"))
     });

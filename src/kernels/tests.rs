@@ -145,6 +145,51 @@ fn col2im_is_the_adjoint_of_im2col() {
     assert_eq!(cv[1][2 * 9 + 2][y * 4 + xx], xf[((3 + 2) * 5 + (y - 1)) * 4 + xx + 1]);
     assert_eq!(cv[1][2 * 9 + 2][3], 0.0, "x + 1 is outside the 4-pixel row");
     assert!(col2im3x3(&c, 4, 4).is_err(), "20 columns are not a 4x4 image");
+
+    // Each op's gradient is the other: d<im2col(x), c>/dx = col2im(c), d<col2im(c), x>/dc = im2col(x).
+    let xv = Var::from_tensor(&x).unwrap();
+    let g = (im2col3x3(&xv).unwrap() * &c)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    assert_close("im2col gradient", g.get(&xv).unwrap(), &col2im3x3(&c, 5, 4).unwrap());
+    let cv = Var::from_tensor(&c).unwrap();
+    let g = (col2im3x3(&cv, 5, 4).unwrap() * &x)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    assert_close("col2im gradient", g.get(&cv).unwrap(), &cols);
+}
+
+/// Empty tensors are errors, not panics; a narrowed (offset) or transposed input is read right.
+#[test]
+fn columns_ops_refuse_empty_tensors_and_read_views() {
+    let mut rng = ChaCha8Rng::seed_from_u64(16);
+    let (w, b) = (random(&mut rng, &[4, 3, 3, 3]), random(&mut rng, &[4]));
+    for empty in [&[0, 3, 5, 5][..], &[2, 3, 0, 5], &[2, 0, 5, 5]] {
+        let x = Tensor::zeros(empty, candle_core::DType::F32, &Device::Cpu).unwrap();
+        assert!(im2col3x3(&x).is_err(), "{empty:?}");
+    }
+    let none = Tensor::zeros((2, 3, 0), candle_core::DType::F32, &Device::Cpu).unwrap();
+    assert!(col2im3x3(&none, 0, 5).is_err());
+    let x = random(&mut rng, &[4, 3, 6, 5]);
+    assert!(conv3x3_relu_by_columns(&x, &w.narrow(0, 0, 0).unwrap(), &b.narrow(0, 0, 0).unwrap()).is_err());
+    let part = x.narrow(0, 1, 2).unwrap(); // starts at an offset
+    assert_close(
+        "narrowed input",
+        &conv3x3_relu_by_columns(&part, &w, &b).unwrap(),
+        &reference(&part, &w, &b),
+    );
+    let turned = x.transpose(2, 3).unwrap();
+    assert_close(
+        "transposed input",
+        &conv3x3_relu_by_columns(&turned, &w, &b).unwrap(),
+        &reference(&turned, &w, &b),
+    );
 }
 
 /// On a GPU: the column conv's forward and gradients on CUDA (NVRTC-compiled kernels, cuBLAS)

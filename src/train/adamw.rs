@@ -33,7 +33,7 @@ enum Kind {
     /// On CUDA: each parameter's moments `[m | v]` in one tensor on the GPU.
     #[cfg(feature = "cuda")]
     Cuda(Vec<Tensor>),
-    /// Elsewhere: candle's own AdamW.
+    /// Elsewhere (no device of today's builds): candle's own AdamW.
     Candle(candle_nn::AdamW),
 }
 
@@ -68,25 +68,35 @@ impl AdamW {
                     })
                     .collect(),
             )
-        } else if device.is_cuda() && cfg!(feature = "cuda") {
-            #[cfg(feature = "cuda")]
-            {
-                Kind::Cuda(
-                    vars.iter()
-                        .map(|v| Tensor::zeros(2 * v.elem_count(), candle_core::DType::F32, device))
-                        .collect::<Result<_>>()?,
-                )
-            }
-            #[cfg(not(feature = "cuda"))]
-            unreachable!()
         } else {
-            Kind::Candle(candle_nn::AdamW::new(vars.to_vec(), params.clone())?)
+            Self::on_device(vars, &params, device)?
         };
         Ok(Self {
             params,
             step_t: 0,
             kind,
         })
+    }
+
+    /// Off the CPU: the fused CUDA kernel's moments on the GPU.
+    #[cfg(feature = "cuda")]
+    fn on_device(vars: &[Var], params: &ParamsAdamW, device: &Device) -> Result<Kind> {
+        if !device.is_cuda() {
+            return Self::candles(vars, params);
+        }
+        let zeros = |v: &Var| Tensor::zeros(2 * v.elem_count(), candle_core::DType::F32, device);
+        Ok(Kind::Cuda(vars.iter().map(zeros).collect::<Result<_>>()?))
+    }
+
+    #[cfg(not(feature = "cuda"))]
+    fn on_device(vars: &[Var], params: &ParamsAdamW, _: &Device) -> Result<Kind> {
+        Self::candles(vars, params)
+    }
+
+    /// candle's own AdamW: a fallback for a device this crate has no kernel for (a build with
+    /// candle's Metal backend, say); neither of this crate's builds reaches it today.
+    fn candles(vars: &[Var], params: &ParamsAdamW) -> Result<Kind> {
+        Ok(Kind::Candle(candle_nn::AdamW::new(vars.to_vec(), params.clone())?))
     }
 
     /// One update with learning rate `lr` from the gradients of a backward pass.

@@ -81,7 +81,7 @@ fn thin<T: Copy>(points: &[T]) -> Vec<T> {
     let k = points.len().div_ceil(MAX_POINTS).max(1);
     let mut out: Vec<T> = points.iter().step_by(k).copied().collect();
     if let Some(&last) = points.last() {
-        if (points.len() - 1) % k != 0 {
+        if !(points.len() - 1).is_multiple_of(k) {
             out.push(last);
         }
     }
