@@ -24,6 +24,8 @@
 
 use candle_core::{bail, CpuStorage, CustomOp1, CustomOp3, Layout, Result, Shape, Tensor};
 
+use super::f32_slice;
+
 /// `relu(conv3x3(xs, weight) + bias)` (padding 1, stride 1) as `W (O, 9C) × col (B, 9C, HW)` + bias
 /// per image (one op, already in `(B, O, H, W)` order), then candle's ReLU; on the CPU or CUDA.
 /// The model uses it on CUDA.
@@ -69,13 +71,6 @@ fn dims4(l: &Layout, op: &str) -> Result<(usize, usize, usize, usize)> {
     }
 }
 
-fn contiguous_range(l: &Layout, op: &str) -> Result<(usize, usize)> {
-    match l.contiguous_offsets() {
-        Some(r) => Ok(r),
-        None => bail!("{op}: expected a contiguous tensor, got strides {:?}", l.stride()),
-    }
-}
-
 /// `W × im2col(x) + bias`. Args: `x` `(B, C, H, W)`, `W` `(O, 9C)`, `bias` `(O,)` (contiguous) →
 /// `(B, O, H, W)`.
 struct ColumnsConv;
@@ -114,9 +109,7 @@ impl CustomOp3 for ColumnsConv {
         let (CpuStorage::F32(cols), _) = Im2Col.cpu_fwd(sx, lx)? else {
             bail!("columns-conv: expected f32")
         };
-        let (w0, w1) = contiguous_range(lw, self.name())?;
-        let (b0, b1) = contiguous_range(lb, self.name())?;
-        let (wt, bias) = (&sw.as_slice::<f32>()?[w0..w1], &sb.as_slice::<f32>()?[b0..b1]);
+        let (wt, bias) = (f32_slice(sw, lw, self.name())?, f32_slice(sb, lb, self.name())?);
         let (hw, k) = (h * w, 9 * c);
         let mut y = vec![0f32; b * o * hw];
         for (img, y_img) in y.chunks_exact_mut(o * hw).enumerate() {
@@ -187,24 +180,12 @@ impl CustomOp1 for Im2Col {
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let (b, c, h, w) = dims4(l, self.name())?;
-        let (start, end) = contiguous_range(l, self.name())?;
-        let xs = &s.as_slice::<f32>()?[start..end];
+        let xs = f32_slice(s, l, self.name())?;
         let hw = h * w;
+        // The CPU kernels' own im2col: its rows per channel plane are this op's layout, and the
+        // batch's planes follow each other the same way.
         let mut cols = vec![0f32; b * c * 9 * hw];
-        for (plane, x) in xs.chunks_exact(hw).enumerate() {
-            for k in 0..9 {
-                let (dy, dx) = (k / 3, k % 3);
-                let row = &mut cols[(plane * 9 + k) * hw..][..hw];
-                for y in 0..h {
-                    for xx in 0..w {
-                        let (sy, sx) = ((y + dy).wrapping_sub(1), (xx + dx).wrapping_sub(1));
-                        if sy < h && sx < w {
-                            row[y * w + xx] = x[sy * w + sx];
-                        }
-                    }
-                }
-            }
-        }
+        super::im2col::im2col(xs, h, w, &mut cols);
         Ok((CpuStorage::F32(cols), Shape::from((b, 9 * c, hw))))
     }
 
@@ -252,8 +233,7 @@ impl CustomOp1 for Col2Im {
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let (b, c) = self.planes(l)?;
-        let (start, end) = contiguous_range(l, self.name())?;
-        let cols = &s.as_slice::<f32>()?[start..end];
+        let cols = f32_slice(s, l, self.name())?;
         let (h, w) = (self.h, self.w);
         let hw = h * w;
         let mut xs = vec![0f32; b * c * hw];
