@@ -270,9 +270,12 @@ impl CustomOp1 for Col2Im {
 mod cuda {
     use candle_core::cuda_backend::cudarc::cublas::sys::cublasOperation_t;
     use candle_core::cuda_backend::cudarc::cublas::{Gemm, GemmConfig, StridedBatchedConfig};
-    use candle_core::cuda_backend::cudarc::driver::{CudaSlice, CudaView, LaunchConfig, PushKernelArg};
     use candle_core::cuda_backend::WrapErr;
-    use candle_core::{bail, CudaDevice, CudaStorage, Layout, Result};
+    use candle_core::{CudaStorage, Layout, Result};
+
+    use crate::kernels::nvrtc;
+
+    const MODULE: &str = "vgg_mnist_columns";
 
     pub(super) const IM2COL: &str = "vgg_im2col3x3";
     pub(super) const COL2IM: &str = "vgg_col2im3x3";
@@ -315,41 +318,6 @@ extern "C" __global__ void vgg_fill_bias(const float *bias, float *y, int o, int
 }
 "#;
 
-    fn view<'a>(s: &'a CudaStorage, l: &Layout, name: &str) -> Result<CudaView<'a, f32>> {
-        let Some((start, end)) = l.contiguous_offsets() else {
-            bail!("{name}: expected a contiguous tensor")
-        };
-        Ok(s.as_cuda_slice::<f32>()?.slice(start..end))
-    }
-
-    /// Runs kernel `name` with one block per plane: `(input, output, a, b)`.
-    fn run(
-        dev: &CudaDevice,
-        name: &str,
-        input: &CudaView<f32>,
-        out: &mut CudaSlice<f32>,
-        planes: usize,
-        (a, b): (usize, usize),
-    ) -> Result<()> {
-        let func = crate::kernels::nvrtc::function(dev, "vgg_mnist_columns", SOURCE, name)?;
-        let (a, b) = (a as i32, b as i32);
-        let cfg = LaunchConfig {
-            grid_dim: (planes as u32, 1, 1),
-            block_dim: (256, 1, 1),
-            shared_mem_bytes: 0,
-        };
-        let stream = dev.cuda_stream();
-        let mut builder = stream.launch_builder(&func);
-        builder.arg(input);
-        builder.arg(out);
-        builder.arg(&a);
-        builder.arg(&b);
-        // SAFETY: the arguments match the kernels' signatures; the callers size the input and
-        // the output for `planes` planes.
-        unsafe { builder.launch(cfg) }.w()?;
-        Ok(())
-    }
-
     /// Kernel `name` (im2col or col2im) over `planes` planes of `h × w` pixels into a new buffer
     /// of `out_len` floats.
     pub(super) fn launch(
@@ -360,11 +328,7 @@ extern "C" __global__ void vgg_fill_bias(const float *bias, float *y, int o, int
         hw: (usize, usize),
         out_len: usize,
     ) -> Result<CudaStorage> {
-        let dev = &s.device;
-        // SAFETY: every element is written by the kernel before it is read.
-        let mut out = unsafe { dev.alloc::<f32>(out_len)? };
-        run(dev, name, &view(s, l, name)?, &mut out, planes, hw)?;
-        Ok(CudaStorage::wrap_cuda_slice(out, dev.clone()))
+        nvrtc::launch_per_plane((MODULE, SOURCE), name, &[(s, l)], planes, hw, out_len)
     }
 
     /// `y_b = W × im2col(x_b) + bias` for every image `b`: the columns in a scratch buffer, the
@@ -383,8 +347,25 @@ extern "C" __global__ void vgg_fill_bias(const float *bias, float *y, int o, int
         // SAFETY (both): every element is written by a kernel before it is read.
         let mut cols = unsafe { dev.alloc::<f32>(b * k * hw)? };
         let mut y = unsafe { dev.alloc::<f32>(b * o * hw)? };
-        run(dev, IM2COL, &view(sx, lx, "columns-conv")?, &mut cols, b * c, (h, w))?;
-        run(dev, FILL_BIAS, &view(sb, lb, "columns-conv")?, &mut y, b * o, (o, hw))?;
+        let module = (MODULE, SOURCE);
+        nvrtc::run_per_plane(
+            dev,
+            module,
+            IM2COL,
+            &[nvrtc::view(sx, lx, "columns-conv")?],
+            &mut cols,
+            b * c,
+            (h, w),
+        )?;
+        nvrtc::run_per_plane(
+            dev,
+            module,
+            FILL_BIAS,
+            &[nvrtc::view(sb, lb, "columns-conv")?],
+            &mut y,
+            b * o,
+            (o, hw),
+        )?;
         // Row-major `Y_b (O × HW) = W (O × K) · col_b (K × HW)` is column-major
         // `Y_bᵀ (HW × O) = col_bᵀ (HW × K) · Wᵀ (K × O)`: A = col_b, B = W (shared: stride 0).
         let cfg = StridedBatchedConfig {
@@ -405,7 +386,7 @@ extern "C" __global__ void vgg_fill_bias(const float *bias, float *y, int o, int
             stride_b: 0,
             stride_c: (o * hw) as i64,
         };
-        let wv = view(sw, lw, "columns-conv")?;
+        let wv = nvrtc::view(sw, lw, "columns-conv")?;
         // SAFETY: the three buffers hold b·K·HW, O·K and b·O·HW floats, as the strides and
         // leading dimensions above address them.
         unsafe { dev.cublas_handle().gemm_strided_batched(cfg, &cols, &wv, &mut y) }.w()?;
@@ -416,7 +397,7 @@ extern "C" __global__ void vgg_fill_bias(const float *bias, float *y, int o, int
     /// PyTorch's `nvidia/cu13/lib` first on `LD_LIBRARY_PATH`).
     #[test]
     fn the_kernels_compile() {
-        let ptx = crate::kernels::nvrtc::ptx("vgg_mnist_columns", SOURCE).unwrap();
+        let ptx = nvrtc::ptx(MODULE, SOURCE).unwrap();
         assert!(ptx.contains(".entry vgg_im2col3x3") && ptx.contains(".entry vgg_col2im3x3"));
     }
 }

@@ -9,9 +9,10 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
-use candle_core::cuda_backend::cudarc::driver::CudaFunction;
+use candle_core::cuda_backend::cudarc::driver::{CudaFunction, CudaSlice, CudaView, LaunchConfig, PushKernelArg};
 use candle_core::cuda_backend::cudarc::nvrtc;
-use candle_core::{bail, CudaDevice, Result};
+use candle_core::cuda_backend::WrapErr;
+use candle_core::{bail, CudaDevice, CudaStorage, Layout, Result};
 
 /// Function `name` of module `module` (CUDA C `source`) on `dev`, compiling the module once per
 /// process. Every module must have its own name.
@@ -44,4 +45,74 @@ pub(crate) fn ptx(module: &'static str, source: &'static str) -> Result<&'static
         Ok(ptx) => Ok(*ptx),
         Err(e) => bail!("compiling the CUDA kernels of {module} with NVRTC failed: {e}"),
     }
+}
+
+/// A module's name and its CUDA C source.
+pub(crate) type Module = (&'static str, &'static str);
+
+/// The f32 data behind a contiguous `(storage, layout)`.
+pub(crate) fn view<'a>(s: &'a CudaStorage, l: &Layout, name: &str) -> Result<CudaView<'a, f32>> {
+    let Some((start, end)) = l.contiguous_offsets() else {
+        bail!("{name}: expected a contiguous tensor")
+    };
+    Ok(s.as_cuda_slice::<f32>()?.slice(start..end))
+}
+
+/// Runs kernel `name` of `module` as `name(inputs..., out, a, b)` with one block of 256 threads
+/// per plane: the shape of every per-plane kernel of this crate (one block per image channel,
+/// 32-bit index arithmetic within it).
+///
+/// The caller guarantees that the kernel's signature is that, and that `inputs` and `out` hold
+/// `planes` planes as the kernel reads and writes them.
+pub(crate) fn run_per_plane(
+    dev: &CudaDevice,
+    (module, source): Module,
+    name: &str,
+    inputs: &[CudaView<f32>],
+    out: &mut CudaSlice<f32>,
+    planes: usize,
+    (a, b): (usize, usize),
+) -> Result<()> {
+    let func = function(dev, module, source, name)?;
+    let (a, b) = (a as i32, b as i32);
+    let cfg = LaunchConfig {
+        grid_dim: (planes as u32, 1, 1),
+        block_dim: (256, 1, 1),
+        shared_mem_bytes: 0,
+    };
+    let stream = dev.cuda_stream();
+    let mut builder = stream.launch_builder(&func);
+    for v in inputs {
+        builder.arg(v);
+    }
+    builder.arg(out);
+    builder.arg(&a);
+    builder.arg(&b);
+    // SAFETY: the caller's guarantee above (signature and sizes).
+    unsafe { builder.launch(cfg) }.w()?;
+    Ok(())
+}
+
+/// [`run_per_plane`] on `inputs` (contiguous f32 tensors) into a new buffer of `out_len` floats,
+/// which the kernel must write whole.
+pub(crate) fn launch_per_plane(
+    module: Module,
+    name: &str,
+    inputs: &[(&CudaStorage, &Layout)],
+    planes: usize,
+    sides: (usize, usize),
+    out_len: usize,
+) -> Result<CudaStorage> {
+    let Some((first, _)) = inputs.first() else {
+        bail!("{name}: no input")
+    };
+    let dev = first.device.clone();
+    let views = inputs
+        .iter()
+        .map(|(s, l)| view(s, l, name))
+        .collect::<Result<Vec<_>>>()?;
+    // SAFETY: every element is written by the kernel before it is read (the caller's kernel).
+    let mut out = unsafe { dev.alloc::<f32>(out_len)? };
+    run_per_plane(&dev, module, name, &views, &mut out, planes, sides)?;
+    Ok(CudaStorage::wrap_cuda_slice(out, dev))
 }

@@ -82,6 +82,24 @@ impl CustomOp1 for MaxPool2x2 {
 /// both `(B, C, H/2, W/2)`.
 struct MaxPool2x2Grad;
 
+impl MaxPool2x2Grad {
+    /// The input's planes and sides (as [`dims`]), checking that the pooled output `l2` and its
+    /// gradient `l3` fit them.
+    fn dims(&self, l1: &Layout, l2: &Layout, l3: &Layout) -> Result<(usize, usize, usize, usize, usize)> {
+        let (planes, h, w, oh, ow) = dims(l1, self.name())?;
+        let d = l1.dims();
+        if l2.dims() != [d[0], d[1], oh, ow] || l3.dims() != l2.dims() {
+            bail!(
+                "{}: pooled {:?} and gradient {:?} do not fit input {d:?}",
+                self.name(),
+                l2.dims(),
+                l3.dims()
+            )
+        }
+        Ok((planes, h, w, oh, ow))
+    }
+}
+
 impl CustomOp3 for MaxPool2x2Grad {
     fn name(&self) -> &'static str {
         "max-pool-2x2-grad"
@@ -96,16 +114,8 @@ impl CustomOp3 for MaxPool2x2Grad {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (planes, h, w, oh, ow) = dims(l1, self.name())?;
+        let (planes, h, w, oh, ow) = self.dims(l1, l2, l3)?;
         let d = l1.dims();
-        if l2.dims() != [d[0], d[1], oh, ow] || l3.dims() != l2.dims() {
-            bail!(
-                "{}: pooled {:?} and gradient {:?} do not fit input {d:?}",
-                self.name(),
-                l2.dims(),
-                l3.dims()
-            )
-        }
         let x = f32_slice(s1, l1, self.name())?;
         let (y, dy) = (f32_slice(s2, l2, self.name())?, f32_slice(s3, l3, self.name())?);
         let len = planes * h * w;
@@ -136,16 +146,7 @@ impl CustomOp3 for MaxPool2x2Grad {
         s3: &candle_core::CudaStorage,
         l3: &Layout,
     ) -> Result<(candle_core::CudaStorage, Shape)> {
-        let (planes, h, w, oh, ow) = dims(l1, self.name())?;
-        let d = l1.dims();
-        if l2.dims() != [d[0], d[1], oh, ow] || l3.dims() != l2.dims() {
-            bail!(
-                "{}: pooled {:?} and gradient {:?} do not fit input {d:?}",
-                self.name(),
-                l2.dims(),
-                l3.dims()
-            )
-        }
+        let (planes, h, w, _, _) = self.dims(l1, l2, l3)?;
         let dx = cuda::launch(
             cuda::POOL_GRAD,
             &[(s1, l1), (s2, l2), (s3, l3)],
@@ -163,9 +164,11 @@ impl CustomOp3 for MaxPool2x2Grad {
 /// is written, so outputs need no zeroing.
 #[cfg(feature = "cuda")]
 mod cuda {
-    use candle_core::cuda_backend::cudarc::driver::{LaunchConfig, PushKernelArg};
-    use candle_core::cuda_backend::WrapErr;
-    use candle_core::{bail, CudaStorage, Layout, Result};
+    use candle_core::{CudaStorage, Layout, Result};
+
+    use crate::kernels::nvrtc;
+
+    const MODULE: &str = "vgg_mnist_pool";
 
     pub(super) const POOL: &str = "vgg_pool2x2";
     pub(super) const POOL_GRAD: &str = "vgg_pool2x2_grad";
@@ -201,49 +204,21 @@ extern "C" __global__ void vgg_pool2x2_grad(const float *x, const float *y, cons
 }
 "#;
 
-    /// Runs kernel `name` on `inputs` (contiguous f32), one block per plane of `h × w`, into a
-    /// new buffer of `out_len` floats.
+    /// Kernel `name` on `inputs`, one block per plane of `h × w`, into a new buffer of
+    /// `out_len` floats.
     pub(super) fn launch(
         name: &str,
         inputs: &[(&CudaStorage, &Layout)],
         planes: usize,
-        (h, w): (usize, usize),
+        hw: (usize, usize),
         out_len: usize,
     ) -> Result<CudaStorage> {
-        let dev = inputs[0].0.device.clone();
-        let mut views = Vec::with_capacity(inputs.len());
-        for (s, l) in inputs {
-            let Some((start, end)) = l.contiguous_offsets() else {
-                bail!("{name}: expected contiguous tensors")
-            };
-            views.push(s.as_cuda_slice::<f32>()?.slice(start..end));
-        }
-        let func = crate::kernels::nvrtc::function(&dev, "vgg_mnist_pool", SOURCE, name)?;
-        // SAFETY: every element is written by the kernel before it is read.
-        let out = unsafe { dev.alloc::<f32>(out_len)? };
-        let (h, w) = (h as i32, w as i32);
-        let cfg = LaunchConfig {
-            grid_dim: (planes as u32, 1, 1),
-            block_dim: (256, 1, 1),
-            shared_mem_bytes: 0,
-        };
-        let stream = dev.cuda_stream();
-        let mut b = stream.launch_builder(&func);
-        for v in &views {
-            b.arg(v);
-        }
-        b.arg(&out);
-        b.arg(&h);
-        b.arg(&w);
-        // SAFETY: the arguments match the kernels' signatures; the callers checked the shapes,
-        // so each input holds `planes` planes.
-        unsafe { b.launch(cfg) }.w()?;
-        Ok(CudaStorage::wrap_cuda_slice(out, dev))
+        nvrtc::launch_per_plane((MODULE, SOURCE), name, inputs, planes, hw, out_len)
     }
 
     #[test]
     fn the_kernels_compile() {
-        let ptx = crate::kernels::nvrtc::ptx("vgg_mnist_pool", SOURCE).unwrap();
+        let ptx = nvrtc::ptx(MODULE, SOURCE).unwrap();
         assert!(ptx.contains(".entry vgg_pool2x2") && ptx.contains(".entry vgg_pool2x2_grad"));
     }
 }
