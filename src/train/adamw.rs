@@ -109,14 +109,7 @@ impl AdamW {
                 opt.step(grads)
             }
             #[cfg(feature = "cuda")]
-            Kind::Cuda(moments) => {
-                for (var, mv) in vars.iter().zip(moments) {
-                    if let Some(g) = grads.get(var.as_tensor()) {
-                        cuda::update(var, g, mv, constants)?;
-                    }
-                }
-                Ok(())
-            }
+            Kind::Cuda(moments) => cuda::step(vars, grads, moments, constants),
             Kind::Fused(moments) => {
                 for (var, moments) in vars.iter().zip(moments) {
                     // A parameter the loss does not reach keeps its value and moments, as in candle.
@@ -141,20 +134,7 @@ impl AdamW {
                 opt.step(&grad_store(vars, flat)?)
             }
             #[cfg(feature = "cuda")]
-            Kind::Cuda(moments) => {
-                let mut rest = flat;
-                for (var, mv) in vars.iter().zip(moments) {
-                    let (mine, after) = rest.split_at(var.elem_count());
-                    rest = after;
-                    cuda::update(
-                        var,
-                        &Tensor::from_slice(mine, var.elem_count(), var.device())?,
-                        mv,
-                        constants,
-                    )?;
-                }
-                Ok(())
-            }
+            Kind::Cuda(moments) => cuda::step(vars, &grad_store(vars, flat)?, moments, constants),
             Kind::Fused(moments) => {
                 let mut rest = flat;
                 for (var, moments) in vars.iter().zip(moments) {
@@ -259,6 +239,7 @@ impl InplaceOp1 for Update<'_> {
 
 #[cfg(feature = "cuda")]
 mod cuda {
+    use candle_core::backprop::GradStore;
     use candle_core::cuda_backend::cudarc::driver::{LaunchConfig, PushKernelArg};
     use candle_core::cuda_backend::WrapErr;
     use candle_core::{bail, CpuStorage, CudaStorage, InplaceOp3, Layout, Result, Tensor, Var};
@@ -290,8 +271,20 @@ extern "C" __global__ void vgg_adamw(float *theta, const float *g, float *mv, in
 }
 "#;
 
+    /// One update of every parameter that has a gradient in `grads` (moments in `moments`, in
+    /// the parameters' order).
+    pub(super) fn step(vars: &[Var], grads: &GradStore, moments: &[Tensor], c: Constants) -> Result<()> {
+        for (var, mv) in vars.iter().zip(moments) {
+            // A parameter the loss does not reach keeps its value and moments, as in candle.
+            if let Some(g) = grads.get(var.as_tensor()) {
+                update(var, g, mv, c)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Updates `var` in place, and its moments `mv`, from its gradient `g`.
-    pub(super) fn update(var: &Var, g: &Tensor, mv: &Tensor, c: Constants) -> Result<()> {
+    fn update(var: &Var, g: &Tensor, mv: &Tensor, c: Constants) -> Result<()> {
         if g.elem_count() != var.elem_count() || mv.elem_count() != 2 * var.elem_count() {
             bail!(
                 "a gradient of {} values for a parameter of {}",
@@ -500,13 +493,7 @@ mod tests {
             if step % 2 == 0 {
                 ours.step_flat(&on_gpu, lr, &flat).unwrap();
             } else {
-                let mut grads = GradStore::default();
-                let mut rest = &flat[..];
-                for v in &on_gpu {
-                    let (mine, after) = rest.split_at(v.elem_count());
-                    rest = after;
-                    grads.insert(v.as_tensor(), Tensor::from_slice(mine, v.shape(), &gpu).unwrap());
-                }
+                let grads = grad_store(&on_gpu, &flat).unwrap();
                 ours.step(&on_gpu, lr, &grads).unwrap();
             }
             let back: Vec<Var> = on_gpu
