@@ -15,7 +15,7 @@ use web_time::Instant;
 use crate::app::helper_protocol::{FromHelper, ToHelper, Update};
 use crate::app::settings::TrainSettings;
 use crate::data::Dataset;
-use crate::train::{split, StepStats, TrainError, Trainer};
+use crate::train::{split, PlannedStep, StepStats, TrainError, Trainer};
 
 use super::codec::Encoded;
 use super::{describe, HELPER_NAME};
@@ -25,9 +25,10 @@ pub struct HelperPool {
     helpers: Vec<Helper>,
     /// What `init` gives each helper, until every helper has had it.
     init: Option<(TrainSettings, Dataset)>,
-    /// The last step's learning rate and mean gradient: sent with the next step, so that each
-    /// helper's weights follow the leader's before it computes again.
-    pending: Option<(f64, Vec<f32>)>,
+    /// The next step, planned and already sent to the helpers (with the last step's update) as
+    /// soon as that update was known: they compute it while this worker reports progress,
+    /// evaluates or yields to its event loop, instead of waiting for the next `step` call.
+    sent: Option<PlannedStep>,
     /// Why helpers were dropped, until [`HelperPool::take_notices`].
     notices: Vec<String>,
 }
@@ -59,7 +60,7 @@ impl HelperPool {
         Ok(Self {
             helpers,
             init: Some((settings.clone(), train.clone())),
-            pending: None,
+            sent: None,
             notices: Vec::new(),
         })
     }
@@ -77,19 +78,16 @@ impl HelperPool {
     /// One data-parallel step of `trainer` (the leader's replica).
     pub async fn step(&mut self, trainer: &mut Trainer) -> Result<StepStats, TrainError> {
         self.initialise().await;
-        let planned = trainer.plan_step();
+        let planned = match self.sent.take() {
+            Some(planned) => planned,
+            None => {
+                let planned = trainer.plan_step();
+                self.send_step(&planned, None);
+                planned
+            }
+        };
+        // The helpers are those the step was sent to: they are dropped only below, after this.
         let slices = split(&planned.indices, self.workers());
-        let pending = self.pending.take();
-        for (helper, slice) in self.helpers.iter().zip(&slices[1..]) {
-            let step = ToHelper::Step {
-                update: pending.as_ref().map(|(lr, mean)| Update {
-                    lr: *lr,
-                    mean: Cow::Borrowed(mean),
-                }),
-                indices: slice.iter().map(|&i| i as u32).collect(),
-            };
-            helper.send(&step.encode());
-        }
         let started = Instant::now();
         let mut total = trainer.gradients(slices[0])?;
         // A helper that takes far longer than this worker did on its own slice is taken for hung
@@ -124,8 +122,29 @@ impl HelperPool {
         }
         self.drop_helpers(failed);
         let (stats, mean) = trainer.apply(&planned, &total)?;
-        self.pending = Some((planned.lr, mean));
+        if !trainer.is_done() && !self.helpers.is_empty() {
+            // The batch order is fixed by the seed, so planning early changes nothing but when
+            // the helpers start: the next step's batch and lr are what `step` would plan then.
+            let next = trainer.plan_step();
+            self.send_step(&next, Some((planned.lr, &mean)));
+            self.sent = Some(next);
+        }
         Ok(stats)
+    }
+
+    /// Sends each helper its slice of `planned`, with the update every replica applies first.
+    fn send_step(&self, planned: &PlannedStep, update: Option<(f64, &[f32])>) {
+        let slices = split(&planned.indices, self.workers());
+        for (helper, slice) in self.helpers.iter().zip(&slices[1..]) {
+            let step = ToHelper::Step {
+                update: update.map(|(lr, mean)| Update {
+                    lr,
+                    mean: Cow::Borrowed(mean),
+                }),
+                indices: slice.iter().map(|&i| i as u32).collect(),
+            };
+            helper.send(&step.encode());
+        }
     }
 }
 

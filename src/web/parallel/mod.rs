@@ -10,7 +10,10 @@
 //!   ToHelper::Step {update, indices_i}      →   apply_update(update)   (the previous step's)
 //!   gradients(own slice)                         gradients(indices_i)
 //!   await every reply                       ←   FromHelper::Grads(sums of slice i)
-//!   apply(sum) → mean gradient, kept as the next step's `update`
+//!   apply(sum) → mean gradient
+//!   plan_step() → next batch; at once:
+//!   ToHelper::Step {mean, next indices_i}   →   (the helper computes while the leader reports,
+//!                                                evaluates or yields, until its next step)
 //! ```
 //!
 //! Contract: every replica starts from the same seeded weights and applies the same mean
