@@ -255,6 +255,31 @@ mod tests {
         assert_eq!(leader.steps_done(), 5);
     }
 
+    /// The browser's leader plans the next step right after `apply` (and sends it to its
+    /// helpers at once); it must be the step it would have planned later, after the evaluation
+    /// and snapshot a worker may run between steps.
+    #[test]
+    fn planning_early_plans_the_same_step() {
+        let (mut early, mut late) = (trainer(), trainer());
+        let test = noise(20);
+        let mut next = early.plan_step();
+        for _ in 0..4 {
+            let planned = next;
+            let total = early.gradients(&planned.indices).unwrap();
+            early.apply(&planned, &total).unwrap();
+            next = early.plan_step();
+
+            let planned_late = late.plan_step();
+            assert_eq!(planned_late, planned);
+            let total = late.gradients(&planned_late.indices).unwrap();
+            late.apply(&planned_late, &total).unwrap();
+            late.evaluate(&test).unwrap();
+            late.checkpoint().unwrap();
+        }
+        assert_eq!(late.plan_step(), next);
+        assert_eq!(weights(&early), weights(&late));
+    }
+
     #[test]
     fn mismatched_replicas_and_non_finite_losses_are_errors() {
         let mut t = trainer();

@@ -28,9 +28,18 @@ pub struct HelperPool {
     /// The next step, planned and already sent to the helpers (with the last step's update) as
     /// soon as that update was known: they compute it while this worker reports progress,
     /// evaluates or yields to its event loop, instead of waiting for the next `step` call.
-    sent: Option<PlannedStep>,
+    sent: Option<Sent>,
     /// Why helpers were dropped, until [`HelperPool::take_notices`].
     notices: Vec<String>,
+}
+
+/// A step already sent to the helpers: what the leader must use when it runs it.
+struct Sent {
+    planned: PlannedStep,
+    /// The trainer's `steps_done` it was planned after: the step it is.
+    step: usize,
+    /// Workers its batch was split among (the leader and the helpers then).
+    workers: usize,
 }
 
 struct Helper {
@@ -79,14 +88,18 @@ impl HelperPool {
     pub async fn step(&mut self, trainer: &mut Trainer) -> Result<StepStats, TrainError> {
         self.initialise().await;
         let planned = match self.sent.take() {
-            Some(planned) => planned,
+            Some(sent) => {
+                // Helpers are dropped only below, after the send, and nothing else steps the
+                // trainer: the slices are the ones the helpers were sent.
+                debug_assert_eq!((sent.step, sent.workers), (trainer.steps_done(), self.workers()));
+                sent.planned
+            }
             None => {
                 let planned = trainer.plan_step();
                 self.send_step(&planned, None);
                 planned
             }
         };
-        // The helpers are those the step was sent to: they are dropped only below, after this.
         let slices = split(&planned.indices, self.workers());
         let started = Instant::now();
         let mut total = trainer.gradients(slices[0])?;
@@ -127,7 +140,11 @@ impl HelperPool {
             // the helpers start: the next step's batch and lr are what `step` would plan then.
             let next = trainer.plan_step();
             self.send_step(&next, Some((planned.lr, &mean)));
-            self.sent = Some(next);
+            self.sent = Some(Sent {
+                planned: next,
+                step: trainer.steps_done(),
+                workers: self.workers(),
+            });
         }
         Ok(stats)
     }

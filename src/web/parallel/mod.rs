@@ -7,13 +7,14 @@
 //!                                           ←   FromHelper::Ready   (its handler is installed)
 //!   ToHelper::Init {settings, train set}    →   Trainer::new (same seed: same weights)
 //!   plan_step() → batch; split() → slices
-//!   ToHelper::Step {update, indices_i}      →   apply_update(update)   (the previous step's)
+//!   ToHelper::Step {None, indices_i}        →   (the first step only: no update yet)
 //!   gradients(own slice)                         gradients(indices_i)
 //!   await every reply                       ←   FromHelper::Grads(sums of slice i)
 //!   apply(sum) → mean gradient
-//!   plan_step() → next batch; at once:
-//!   ToHelper::Step {mean, next indices_i}   →   (the helper computes while the leader reports,
-//!                                                evaluates or yields, until its next step)
+//!   plan_step() → next batch; at once (unless the run is over or no helper is left):
+//!   ToHelper::Step {update, next indices_i} →   apply_update(update), then the next slice's
+//!                                                gradients while the leader reports, evaluates
+//!                                                or yields before its own next step
 //! ```
 //!
 //! Contract: every replica starts from the same seeded weights and applies the same mean
