@@ -2,8 +2,8 @@
 //! throughput with (FLOP per image × images/s against it).
 //!
 //! Each thread runs independent chains of vector FMAs on registers (no memory traffic), enough
-//! chains to hide the FMA latency on two FMA ports, with AVX-512 where the CPU has it, else AVX2
-//! + FMA, or 4-lane FMAs when asked for (the browser build's width). One FMA on a 16-lane
+//! chains to hide the FMA latency on two FMA ports, with AVX-512 where the CPU has it, else
+//! AVX2 and FMA, or 4-lane FMAs when asked for (the browser build's width). One FMA on a 16-lane
 //! register is 32 FLOP.
 //!
 //! ```sh
